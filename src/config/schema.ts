@@ -1,0 +1,185 @@
+/**
+ * The single source of the config's shape. TypeScript types come from z.infer, and
+ * `herald config schema` prints z.toJSONSchema of the *input* side of this schema.
+ *
+ * Shape only lives here. Checks that need other modules or the whole document (image references,
+ * cron expressions, notifier names, duplicate names) are in validate.ts, which reports key paths
+ * the loader turns into file:line positions.
+ */
+import { z } from 'zod';
+import { parseDuration } from '../util/duration.js';
+import { errorMessage } from '../errors.js';
+
+/** "30s", "5m", "1h30m", "250ms", or a number of seconds. Parsed to milliseconds. */
+export const duration = z
+  .union([z.string(), z.number()])
+  .describe('duration: 30s, 5m, 1h30m, 250ms, or seconds as a number')
+  .transform((value, ctx) => {
+    try {
+      return parseDuration(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: errorMessage(err) });
+      return z.NEVER;
+    }
+  });
+
+/** A list of regexes; each must compile. Unanchored: matched anywhere in the tag. */
+const regexList = z.array(
+  z.string().superRefine((source, ctx) => {
+    try {
+      new RegExp(source);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `invalid regex /${source}/: ${errorMessage(err).replace(/^Invalid regular expression: /, '')}` });
+    }
+  }),
+);
+
+export const eventStatus = z.enum(['new', 'update', 'error']);
+export type EventStatus = z.infer<typeof eventStatus>;
+
+const platform = z
+  .string()
+  .regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'platform must look like os/arch or os/arch/variant, e.g. linux/arm64/v8');
+
+/** Every image key except `name`; these are also what `defaults` may set. */
+const imageOptions = {
+  platform: platform.optional(),
+  notifyOn: z.array(eventStatus).optional(),
+  notifiers: z.array(z.string().min(1)).optional(),
+  metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  hubLink: z.string().url().optional(),
+  watchRepo: z.boolean().optional(),
+  includeTags: regexList.optional(),
+  excludeTags: regexList.optional(),
+  sortTags: z.enum(['default', 'reverse', 'lexicographical', 'semver']).optional(),
+  maxTags: z.number().int().min(0).optional(),
+  newerOnly: z.boolean().optional(),
+};
+
+export const imageSchema = z.object({ name: z.string().min(1), ...imageOptions }).strict();
+export type ImageConfig = z.infer<typeof imageSchema>;
+
+export const defaultsSchema = z.object(imageOptions).strict();
+export type DefaultsConfig = z.infer<typeof defaultsSchema>;
+
+/** A file given for `include` holds a YAML list of images. */
+export const includeFileSchema = z.array(imageSchema);
+
+export const registrySchema = z
+  .object({
+    name: z.string().min(1),
+    host: z.string().min(1).describe('registry host, optionally with port and a path prefix'),
+    username: z.string().optional(),
+    usernameFile: z.string().optional(),
+    password: z.string().optional(),
+    passwordFile: z.string().optional(),
+    insecure: z.boolean().default(false),
+    caFile: z.string().optional(),
+    timeout: duration.prefault('15s'),
+  })
+  .strict();
+export type RegistryConfig = z.infer<typeof registrySchema>;
+
+const retrySchema = z
+  .object({
+    attempts: z.number().int().min(1).default(10),
+    minDelay: duration.prefault('30s'),
+    maxDelay: duration.prefault('1h'),
+  })
+  .strict();
+
+const notifierCommon = {
+  name: z.string().min(1),
+  batch: z.boolean().default(false),
+  templateTitle: z.string().optional(),
+  templateBody: z.string().optional(),
+};
+
+export const mailNotifierSchema = z
+  .object({
+    ...notifierCommon,
+    type: z.literal('mail'),
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(587),
+    secure: z.boolean().default(false),
+    username: z.string().optional(),
+    usernameFile: z.string().optional(),
+    password: z.string().optional(),
+    passwordFile: z.string().optional(),
+    from: z.string().min(3),
+    to: z.array(z.string().min(3)).min(1),
+    tls: z.object({ rejectUnauthorized: z.boolean().default(true), caFile: z.string().optional() }).strict().optional(),
+    timeout: duration.prefault('10s'),
+  })
+  .strict();
+
+export const webhookNotifierSchema = z
+  .object({
+    ...notifierCommon,
+    type: z.literal('webhook'),
+    url: z.string().url().optional(),
+    urlFile: z.string().optional(),
+    method: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
+    headers: z.record(z.string(), z.string()).default({}),
+    secret: z.string().optional(),
+    secretFile: z.string().optional(),
+    timeout: duration.prefault('10s'),
+  })
+  .strict();
+
+export const slackNotifierSchema = z
+  .object({
+    ...notifierCommon,
+    type: z.literal('slack'),
+    webhookUrl: z.string().url().optional(),
+    webhookUrlFile: z.string().optional(),
+    timeout: duration.prefault('10s'),
+  })
+  .strict();
+
+export const notifierSchema = z.discriminatedUnion('type', [mailNotifierSchema, webhookNotifierSchema, slackNotifierSchema]);
+export type NotifierConfig = z.infer<typeof notifierSchema>;
+
+export const configSchema = z
+  .object({
+    db: z.object({ path: z.string().min(1).default('./data/herald.db') }).strict().prefault({}),
+    watch: z
+      .object({
+        schedule: z.string().optional(),
+        timezone: z.string().optional(),
+        runOnStartup: z.boolean().default(true),
+        workers: z.number().int().min(1).max(256).default(10),
+        jitter: duration.prefault('30s'),
+        firstCheckNotify: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    defaults: defaultsSchema.prefault({}),
+    registries: z.array(registrySchema).default([]),
+    images: z.array(imageSchema).default([]),
+    include: z.array(z.string().min(1)).default([]),
+    notifiers: z.array(notifierSchema).default([]),
+    notify: z
+      .object({ retry: retrySchema.prefault({}) })
+      .strict()
+      .prefault({}),
+    server: z
+      .object({
+        listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'listen must be host:port, e.g. 127.0.0.1:8080').optional(),
+        token: z.string().optional(),
+        tokenFile: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+/** The config after parsing: durations in ms, defaults filled in, secrets from *File read in. */
+export type Config = z.infer<typeof configSchema>;
+
+/** Secret keys: each has a `<key>File` twin whose content (minus one trailing newline) is the value. */
+export const SECRET_FILE_KEYS = ['username', 'password', 'secret', 'url', 'webhookUrl', 'token'] as const;
+
+export function jsonSchema(): unknown {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+}

@@ -1,0 +1,55 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * Key names whose values are secrets wherever they appear in a logged object. pino's redact takes
+ * paths, so each name is listed at the top level and up to three levels deep.
+ */
+const SECRET_KEYS = [
+  'password', 'token', 'secret', 'authorization', 'Authorization', 'auth', 'identitytoken',
+  'access_token', 'refresh_token', 'webhookUrl', 'headers', 'passwordFile', 'cookie',
+];
+const redactPaths = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
+
+/** Replaces the user:password part of any URL in a string with "***". */
+export function maskUrlCredentials(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]+)(:[^/@\s]*)?@/gi, (_m, scheme: string) => `${scheme}***@`);
+}
+
+export interface LogOptions {
+  level?: string;
+  /** Human-readable output; default: when stderr is a TTY. */
+  pretty?: boolean;
+  /** Destination stream; default stderr (stdout is for command output). */
+  destination?: NodeJS.WritableStream;
+}
+
+export function createLogger(opts: LogOptions = {}): Logger {
+  const level = opts.level ?? process.env.HERALD_LOG_LEVEL ?? 'info';
+  const pretty = opts.pretty ?? (opts.destination === undefined && process.stderr.isTTY === true);
+  const base = {
+    level,
+    base: undefined,
+    redact: { paths: redactPaths, censor: '[redacted]' },
+    formatters: {
+      log(obj: Record<string, unknown>) {
+        // URLs and error messages can carry user:password@host; mask them wherever they are strings.
+        for (const [k, v] of Object.entries(obj)) {
+          if (typeof v === 'string') obj[k] = maskUrlCredentials(v);
+        }
+        return obj;
+      },
+    },
+  };
+  if (pretty) {
+    return pino({
+      ...base,
+      transport: { target: 'pino-pretty', options: { destination: 2, colorize: true, translateTime: 'SYS:standard', ignore: 'pid,hostname' } },
+    });
+  }
+  return pino(base, (opts.destination as pino.DestinationStream | undefined) ?? pino.destination({ fd: 2, sync: true }));
+}
+
+/** A logger that drops everything; for library use and tests that do not care. */
+export const silentLogger: Logger = pino({ level: 'silent' });

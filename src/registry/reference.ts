@@ -105,15 +105,3 @@ export function formatReference(registry: string, repository: string, tag?: stri
 export function withTag(ref: ImageReference, tag: string): ImageReference {
   return { registry: ref.registry, repository: ref.repository, tag, name: formatReference(ref.registry, ref.repository, tag) };
 }
-
-/** The web page of an image: Docker Hub pages for Hub images, else undefined (callers may use labels). */
-export function hubLink(ref: ImageReference): string | undefined {
-  if (ref.registry === DOCKER_HUB) {
-    return ref.repository.startsWith('library/')
-      ? `https://hub.docker.com/_/${ref.repository.slice('library/'.length)}`
-      : `https://hub.docker.com/r/${ref.repository}`;
-  }
-  if (ref.registry === 'ghcr.io') return `https://github.com/${ref.repository.split('/').slice(0, 2).join('/')}/pkgs/container/${ref.repository.split('/').slice(1).join('/')}`;
-  if (ref.registry === 'quay.io') return `https://quay.io/repository/${ref.repository}`;
-  return undefined;
-}

@@ -1,0 +1,39 @@
+import { parseReference } from '../registry/reference.js';
+import { RegistryClient } from '../registry/client.js';
+import { runOnce } from '../watch/run.js';
+import { UsageError } from '../errors.js';
+import { loadFromOptions, loggerFor, openStore, optionsOf, printJson } from './context.js';
+
+/** `herald check`: one run now, then exit. 0 all ok and nothing undelivered; 1 otherwise. */
+export async function check(...args: unknown[]): Promise<number> {
+  const opts = optionsOf(args);
+  const logger = loggerFor(opts);
+  const loaded = await loadFromOptions(opts);
+  let only: string | undefined;
+  if (opts.image !== undefined) {
+    try {
+      only = parseReference(opts.image).name;
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  const store = openStore(loaded);
+  const client = new RegistryClient({ registries: loaded.config.registries, logger });
+  try {
+    const { report } = await runOnce(
+      { loaded, store, client, logger },
+      only === undefined ? {} : { only: (image) => image.ref.name === only },
+    );
+    if (only !== undefined && report.images.length === 0) {
+      throw new UsageError(`image ${only} is not in the config (${loaded.file})`);
+    }
+    const counts = store.deliveries.counts();
+    report.deliveries = { sent: report.deliveries.sent, pending: counts.pending, failed: counts.failed };
+    if (opts.json) printJson(report);
+    const failed = report.images.some((i) => i.status === 'error');
+    return failed || counts.pending > 0 || counts.failed > 0 ? 1 : 0;
+  } finally {
+    await client.close();
+    store.close();
+  }
+}

@@ -1,0 +1,26 @@
+import { jsonSchema } from '../config/schema.js';
+import { findConfigFile, loadConfig } from '../config/load.js';
+import { resolveImages } from '../config/images.js';
+import { ConfigError } from '../errors.js';
+import { optionsOf, print, printJson } from './context.js';
+
+export async function validate(...args: unknown[]): Promise<number> {
+  const opts = optionsOf(args);
+  try {
+    const file = findConfigFile(opts.config);
+    const loaded = await loadConfig(file);
+    const images = await resolveImages(loaded);
+    print(`${loaded.file}: valid (${images.length} images, ${loaded.config.registries.length} registries, ${loaded.config.notifiers.length} notifiers)`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const problems = (err as ConfigError & { problems?: string[] }).problems ?? [err.message];
+    for (const p of problems) process.stderr.write(`${p}\n`);
+    return 2;
+  }
+}
+
+export async function schema(): Promise<number> {
+  printJson(jsonSchema());
+  return 0;
+}

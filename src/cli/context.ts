@@ -1,0 +1,52 @@
+/** What the commands share: find and load the config, make the logger, open the store and client. */
+import type { Command } from 'commander';
+import { createLogger, type Logger } from '../log.js';
+import { findConfigFile, loadConfig, type LoadedConfig } from '../config/load.js';
+import { Store } from '../store/index.js';
+import type { GlobalOptions } from './main.js';
+
+export interface CommandOptions extends GlobalOptions {
+  json?: boolean;
+  image?: string;
+  limit?: string;
+}
+
+/** commander passes the command as the last action argument; its opts merged with the globals. */
+export function optionsOf(args: unknown[]): CommandOptions {
+  const cmd = args[args.length - 1] as Command;
+  return cmd.optsWithGlobals<CommandOptions>();
+}
+
+export function loggerFor(opts: CommandOptions): Logger {
+  return createLogger({ level: opts.logLevel });
+}
+
+export async function loadFromOptions(opts: CommandOptions): Promise<LoadedConfig> {
+  return loadConfig(findConfigFile(opts.config));
+}
+
+export function openStore(loaded: LoadedConfig): Store {
+  return Store.open(loaded.config.db.path);
+}
+
+/** Writes command output to stdout. */
+export function print(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+export function printJson(value: unknown): void {
+  print(JSON.stringify(value, null, 2));
+}
+
+export function shortDigest(d: string | null | undefined): string {
+  if (!d) return '-';
+  const i = d.indexOf(':');
+  return d.slice(i + 1, i + 13);
+}
+
+/** A plain text table: columns padded to their widest cell. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return [line(header), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,111 @@
+import { parseReference } from '../registry/reference.js';
+import { resolveImages } from '../config/images.js';
+import { stateKey } from '../store/state.js';
+import { UsageError } from '../errors.js';
+import { loadFromOptions, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';
+
+function refArg(raw: unknown): string {
+  try {
+    return parseReference(String(raw)).name;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export async function list(...args: unknown[]): Promise<number> {
+  const opts = optionsOf(args);
+  const store = openStore(await loadFromOptions(opts));
+  try {
+    const states = store.state.all();
+    if (opts.json) {
+      printJson(states);
+    } else if (states.length === 0) {
+      print('no images checked yet');
+    } else {
+      print(
+        table(
+          ['IMAGE', 'PLATFORM', 'DIGEST', 'LAST CHECKED', 'LAST CHANGED', 'ERROR'],
+          states.map((s) => [s.image, s.platform, shortDigest(s.digest), s.lastChecked ?? '-', s.lastChanged ?? '-', s.error ?? '']),
+        ),
+      );
+    }
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+export async function inspect(ref: unknown, ...args: unknown[]): Promise<number> {
+  const opts = optionsOf(args);
+  const image = refArg(ref);
+  const store = openStore(await loadFromOptions(opts));
+  try {
+    const states = store.state.byImage(image);
+    if (states.length === 0) {
+      process.stderr.write(`herald: no stored state for ${image}\n`);
+      return 1;
+    }
+    const events = store.events.recent(10, image);
+    if (opts.json) printJson({ states, events });
+    else {
+      for (const s of states) {
+        print(
+          [
+            `image:          ${s.image}`,
+            `platform:       ${s.platform}`,
+            `digest:         ${s.digest ?? '-'}`,
+            `platformDigest: ${s.platformDigest ?? '-'}`,
+            `mediaType:      ${s.mediaType ?? '-'}`,
+            `created:        ${s.created ?? '-'}`,
+            `firstSeen:      ${s.firstSeen}`,
+            `lastChecked:    ${s.lastChecked ?? '-'}`,
+            `lastChanged:    ${s.lastChanged ?? '-'}`,
+            `error:          ${s.error ?? '-'}${s.errorSince ? ` (since ${s.errorSince})` : ''}`,
+            '',
+          ].join('\n'),
+        );
+      }
+      if (events.length > 0) {
+        print(table(['DETECTED', 'STATUS', 'PLATFORM', 'DIGEST'], events.map((e) => [e.detectedAt, e.status, e.platform, shortDigest(e.digest)])));
+      }
+    }
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+export async function remove(ref: unknown, ...args: unknown[]): Promise<number> {
+  const opts = optionsOf(args);
+  const image = refArg(ref);
+  const store = openStore(await loadFromOptions(opts));
+  try {
+    const n = store.state.remove(image);
+    if (n === 0) {
+      process.stderr.write(`herald: no stored state for ${image}\n`);
+      return 1;
+    }
+    print(`removed ${image} (${n} platform${n === 1 ? '' : 's'})`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+export async function prune(...args: unknown[]): Promise<number> {
+  const opts = optionsOf(args);
+  const loaded = await loadFromOptions(opts);
+  const watched = new Set((await resolveImages(loaded)).map((i) => stateKey(i.ref.name, i.platform)));
+  const store = openStore(loaded);
+  try {
+    const stale = store.state.all().filter((s) => !watched.has(stateKey(s.image, s.platform)));
+    store.db.transaction(() => {
+      for (const s of stale) store.state.remove(s.image, s.platform);
+    })();
+    for (const s of stale) print(`removed ${s.image} (${s.platform})`);
+    print(`pruned ${stale.length} image state${stale.length === 1 ? '' : 's'}`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Opens the SQLite database (better-sqlite3, WAL) and applies migrations/*.sql in order, each in its
+ * own transaction, recording what was applied in schema_migrations.
+ *
+ * WAL with synchronous=NORMAL: a process crash never loses a committed transaction; a power loss may
+ * roll back the last ones, but state, events and deliveries always roll back together, so a lost run
+ * is simply detected again by the next one.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { UserError, errorMessage } from '../errors.js';
+import { packageRoot } from '../version.js';
+
+export type DB = Database.Database;
+
+export const MIGRATIONS_DIR = join(packageRoot, 'migrations');
+
+export interface OpenOptions {
+  readonly?: boolean;
+  migrationsDir?: string;
+}
+
+export function openDatabase(path: string, opts: OpenOptions = {}): DB {
+  const file = path === ':memory:' ? path : resolve(path);
+  let db: DB;
+  try {
+    if (file !== ':memory:' && !opts.readonly) mkdirSync(dirname(file), { recursive: true });
+    db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  } catch (err) {
+    throw new UserError(`cannot open database ${file}: ${describeFsError(err)}`);
+  }
+  try {
+    if (!opts.readonly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+    }
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    if (!opts.readonly) migrate(db, opts.migrationsDir ?? MIGRATIONS_DIR);
+  } catch (err) {
+    db.close();
+    if (err instanceof UserError) throw err;
+    throw new UserError(`cannot use database ${file}: ${describeFsError(err)}`);
+  }
+  return db;
+}
+
+function describeFsError(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  if (code === 'SQLITE_READONLY' || code === 'EACCES' || code === 'EROFS') return 'not writable (read-only file, folder or disk)';
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC') return 'disk full';
+  if (code === 'SQLITE_NOTADB') return 'not a herald database (file is not SQLite)';
+  if (code === 'SQLITE_CANTOPEN') return 'cannot open the file (missing folder or no permission)';
+  return errorMessage(err);
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export function readMigrations(dir: string): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d+_.+\.sql$/.test(f))
+    .map((f) => ({ version: Number.parseInt(f, 10), name: f, sql: readFileSync(join(dir, f), 'utf8') }))
+    .sort((a, b) => a.version - b.version);
+}
+
+/** Applies pending migrations; returns the names applied now. */
+export function migrate(db: DB, dir: string): string[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version),
+  );
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const done: string[] = [];
+  for (const m of readMigrations(dir)) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      record.run(m.version, m.name, new Date().toISOString());
+    })();
+    done.push(m.name);
+  }
+  return done;
+}

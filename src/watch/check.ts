@@ -1,0 +1,136 @@
+/**
+ * One (image, platform) → what changed. Pure over a registry client and the previous state: no
+ * database, no clock beyond the `now` it is given.
+ *
+ * Cost, which is the point of herald:
+ * - unchanged tag: one HEAD;
+ * - first check of a single-platform image: one HEAD (plus manifest + config only when the `new`
+ *   event will be notified and so wants `created`/labels);
+ * - first check of a multi-platform image: HEAD + GET of the index (to learn the platform digest);
+ * - changed tag: HEAD, GET manifest (index → platform manifest), GET config blob. No second HEAD.
+ */
+import { parsePlatform, formatPlatform, isIndexMediaType, selectPlatform, platformsOf, configDigestOf } from '../registry/manifest.js';
+import type { ImageConfigInfo } from '../registry/manifest.js';
+import type { ImageReference } from '../registry/reference.js';
+import { UserError, errorMessage } from '../errors.js';
+import type { ImageState } from '../store/state.js';
+
+/** The part of RegistryClient a check uses (structural, so tests and benches can wrap it). */
+export interface ManifestSource {
+  headManifest(ref: ImageReference, reference?: string): Promise<{ digest: string; mediaType: string; manifest?: { digest: string; mediaType: string; json: unknown } }>;
+  getManifest(ref: ImageReference, reference: string): Promise<{ digest: string; mediaType: string; json: unknown }>;
+  getImageConfig(ref: ImageReference, configDigest: string): Promise<ImageConfigInfo>;
+}
+
+export interface CheckTarget {
+  ref: ImageReference;
+  platform: string;
+  /** Fetch created/labels for a first sighting (only worth a GET when the `new` event is notified). */
+  detailsOnFirstCheck: boolean;
+}
+
+export type CheckStatus = 'new' | 'update' | 'unchanged' | 'error';
+
+export interface CheckOutcome {
+  status: CheckStatus;
+  /** True when nothing was known of this (image, platform) before this check. */
+  firstCheck: boolean;
+  digest: string | null;
+  previousDigest: string | null;
+  mediaType: string | null;
+  platformDigest: string | null;
+  previousPlatformDigest: string | null;
+  created: string | null;
+  labels: Record<string, string>;
+  error: string | null;
+  /** Set when the error is not one a user or registry can cause: a bug, logged with its stack. */
+  unexpected?: unknown;
+}
+
+export async function checkImage(client: ManifestSource, target: CheckTarget, previous: ImageState | undefined): Promise<CheckOutcome> {
+  const known = previous?.digest != null;
+  const base = {
+    firstCheck: !known,
+    previousDigest: previous?.digest ?? null,
+    previousPlatformDigest: previous?.platformDigest ?? null,
+  };
+  try {
+    const { ref } = target;
+    const head = await client.headManifest(ref);
+    if (known && previous!.digest === head.digest) {
+      return {
+        ...base,
+        status: 'unchanged',
+        digest: head.digest,
+        mediaType: previous!.mediaType ?? head.mediaType,
+        platformDigest: previous!.platformDigest,
+        created: previous!.created,
+        labels: previous!.labels ?? {},
+        error: null,
+      };
+    }
+
+    const wantDetails = known || target.detailsOnFirstCheck;
+    let platformDigest = head.digest;
+    let platformManifest: { json: unknown } | undefined;
+
+    if (isIndexMediaType(head.mediaType)) {
+      const index = head.manifest ?? (await client.getManifest(ref, head.digest));
+      const wanted = parsePlatform(target.platform);
+      const entry = selectPlatform(index.json, wanted);
+      if (entry === undefined) {
+        const has = platformsOf(index.json).map(formatPlatform).join(', ') || 'none';
+        throw new UserError(`${ref.name}: no ${target.platform} image in the index (has ${has})`);
+      }
+      platformDigest = entry.digest;
+      if (known && previous!.platformDigest === platformDigest) {
+        // The index was rebuilt but our platform's manifest is the same: not an update. The caller
+        // stores the new index digest so the next check is one HEAD again.
+        return {
+          ...base,
+          status: 'unchanged',
+          digest: head.digest,
+          mediaType: head.mediaType,
+          platformDigest,
+          created: previous!.created,
+          labels: previous!.labels ?? {},
+          error: null,
+        };
+      }
+      if (wantDetails) platformManifest = await client.getManifest(ref, platformDigest);
+    } else if (wantDetails) {
+      platformManifest = head.manifest ?? (await client.getManifest(ref, head.digest));
+    }
+
+    let details: ImageConfigInfo | undefined;
+    if (platformManifest !== undefined) {
+      details = await client.getImageConfig(ref, configDigestOf(platformManifest.json));
+    }
+    return {
+      ...base,
+      status: known ? 'update' : 'new',
+      digest: head.digest,
+      mediaType: head.mediaType,
+      platformDigest,
+      created: details?.created ?? null,
+      labels: details?.labels ?? {},
+      error: null,
+    };
+  } catch (err) {
+    return {
+      ...base,
+      status: 'error',
+      digest: previous?.digest ?? null,
+      mediaType: previous?.mediaType ?? null,
+      platformDigest: previous?.platformDigest ?? null,
+      created: previous?.created ?? null,
+      labels: previous?.labels ?? {},
+      error: oneLine(errorMessage(err)),
+      unexpected: err instanceof UserError ? undefined : err,
+    };
+  }
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').slice(0, 500);
+}

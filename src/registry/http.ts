@@ -1,0 +1,329 @@
+/**
+ * The transport under the registry client: one keep-alive undici Agent per connection profile
+ * (TLS settings + timeout), size-limited bodies, redirects without leaking Authorization, retries
+ * with backoff and Retry-After, request events and debug logs. It knows nothing about auth flows.
+ */
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { Agent, request, type Dispatcher } from 'undici';
+import { RegistryError, errorMessage } from '../errors.js';
+import { maskUrlCredentials, silentLogger, type Logger } from '../log.js';
+import { userAgent } from '../version.js';
+
+export type RequestKind = 'ping' | 'token' | 'head' | 'manifest' | 'blob' | 'tags';
+
+export interface RequestEvent {
+  registry: string;
+  kind: RequestKind;
+  status: number | 'error';
+  durationMs: number;
+  rateLimitRemaining?: number;
+}
+
+/** How to connect to an origin: from the registries entry, or defaults. */
+export interface ConnectionProfile {
+  insecure: boolean;
+  caFile?: string;
+  timeoutMs: number;
+}
+
+export interface HttpRequest {
+  url: URL;
+  method: 'GET' | 'HEAD';
+  headers: Record<string, string>;
+  kind: RequestKind;
+  /** Registry name for events ('docker.io', '127.0.0.1:5000'). */
+  registry: string;
+  /** Prefix of error messages: the image or registry the request is for. */
+  subject: string;
+  profile: ConnectionProfile;
+  /** Reading past this many bytes aborts the response. */
+  maxBytes: number;
+  followRedirects?: boolean;
+  /** Which statuses get another attempt; default 429 and 5xx. */
+  retryStatus?: (status: number) => boolean;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** Lower-case names; repeated headers joined with ', '. */
+  headers: Record<string, string>;
+  body: Buffer;
+  url: URL;
+}
+
+export interface TransportOptions {
+  logger?: Logger;
+  retries?: number;
+  retryBaseMs?: number;
+  maxRetryAfterMs?: number;
+  onRequest?: (e: RequestEvent) => void;
+  /** Use this dispatcher for every request instead of building agents (tests with MockAgent). */
+  dispatcher?: Dispatcher;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const MAX_REDIRECTS = 5;
+/** Error bodies are read for their message only, never in full. */
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+export class Transport {
+  private readonly agents = new Map<string, Agent>();
+  private readonly logger: Logger;
+  private readonly retries: number;
+  private readonly retryBaseMs: number;
+  private readonly maxRetryAfterMs: number;
+  private readonly onRequest: ((e: RequestEvent) => void) | undefined;
+  private readonly dispatcher: Dispatcher | undefined;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(opts: TransportOptions = {}) {
+    this.logger = opts.logger ?? silentLogger;
+    this.retries = Math.max(0, opts.retries ?? 2);
+    this.retryBaseMs = opts.retryBaseMs ?? 500;
+    this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 30_000;
+    this.onRequest = opts.onRequest;
+    this.dispatcher = opts.dispatcher;
+    this.sleep = opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  /** Sends with retries. Non-2xx statuses are returned, not thrown; network failures throw RegistryError. */
+  async send(req: HttpRequest): Promise<HttpResponse> {
+    const retryStatus = req.retryStatus ?? ((s: number) => s === 429 || s >= 500);
+    for (let attempt = 0; ; attempt++) {
+      const last = attempt >= this.retries;
+      let res: HttpResponse;
+      try {
+        res = await this.sendFollowingRedirects(req);
+      } catch (err) {
+        const mapped = toRegistryError(req, err);
+        if (last || !mapped.retryable) throw mapped;
+        await this.sleep(this.backoff(attempt));
+        continue;
+      }
+      if (!retryStatus(res.status)) return res;
+      const retryAfter = parseRetryAfter(res.headers['retry-after']);
+      if (retryAfter !== undefined && retryAfter > this.maxRetryAfterMs) {
+        throw new RegistryError(`${req.subject}: ${res.status === 429 ? 'rate limited' : 'unavailable'} (${res.status}), retry after ${formatMs(retryAfter)}`, {
+          status: res.status,
+          retryable: true,
+          retryAfterMs: retryAfter,
+        });
+      }
+      if (last) return res;
+      await this.sleep(retryAfter ?? this.backoff(attempt));
+    }
+  }
+
+  /** Exponential with jitter: base·2^n scaled by a random factor in [0.5, 1). */
+  private backoff(attempt: number): number {
+    return Math.round(this.retryBaseMs * 2 ** attempt * (0.5 + Math.random() / 2));
+  }
+
+  private async sendFollowingRedirects(req: HttpRequest): Promise<HttpResponse> {
+    let url = req.url;
+    let headers = { ...req.headers };
+    for (let hop = 0; ; hop++) {
+      const res = await this.sendOnce(req, url, headers);
+      const location = res.headers.location;
+      if (!req.followRedirects || ![301, 302, 303, 307, 308].includes(res.status) || location === undefined) return res;
+      if (hop >= MAX_REDIRECTS) throw new RegistryError(`${req.subject}: more than ${MAX_REDIRECTS} redirects`);
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new RegistryError(`${req.subject}: bad redirect location`);
+      }
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') throw new RegistryError(`${req.subject}: redirect to unsupported scheme ${next.protocol}`);
+      if (url.protocol === 'https:' && next.protocol === 'http:' && !req.profile.insecure) {
+        throw new RegistryError(`${req.subject}: refusing redirect from https to plain http (${next.host})`);
+      }
+      if (next.origin !== url.origin) {
+        // Blob storage (S3, a CDN) gets signed URLs; the registry's token must not travel there.
+        const { authorization: _dropped, ...rest } = headers;
+        headers = rest;
+      }
+      url = next;
+    }
+  }
+
+  private async sendOnce(req: HttpRequest, url: URL, headers: Record<string, string>): Promise<HttpResponse> {
+    const started = performance.now();
+    const timeoutMs = req.profile.timeoutMs;
+    let status: number | 'error' = 'error';
+    let rateLimitRemaining: number | undefined;
+    try {
+      const res = await request(url, {
+        method: req.method,
+        headers: { 'user-agent': userAgent(), ...headers },
+        dispatcher: this.dispatcherFor(req.profile),
+        // undici closes the connection after a HEAD unless told not to; herald's steady state is HEADs.
+        reset: req.method === 'HEAD' ? false : undefined,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      status = res.statusCode;
+      const flat = flattenHeaders(res.headers);
+      rateLimitRemaining = parseRateLimit(flat['ratelimit-remaining']);
+      let body: Buffer;
+      if (req.method === 'HEAD') {
+        await res.body.dump();
+        body = Buffer.alloc(0);
+      } else if (status >= 200 && status < 300) {
+        body = await readLimited(res.body, flat['content-length'], req.maxBytes, req.subject, false);
+      } else {
+        body = await readLimited(res.body, undefined, ERROR_BODY_LIMIT, req.subject, true);
+      }
+      return { status, headers: flat, body, url };
+    } finally {
+      const durationMs = Math.round((performance.now() - started) * 10) / 10;
+      this.logger.debug({ method: req.method, url: maskUrlCredentials(url.href), status, ms: durationMs }, 'registry request');
+      if (this.onRequest) {
+        const event: RequestEvent = { registry: req.registry, kind: req.kind, status, durationMs };
+        if (rateLimitRemaining !== undefined) event.rateLimitRemaining = rateLimitRemaining;
+        try {
+          this.onRequest(event);
+        } catch {
+          // a metrics hook must not break a check
+        }
+      }
+    }
+  }
+
+  private dispatcherFor(profile: ConnectionProfile): Dispatcher {
+    if (this.dispatcher) return this.dispatcher;
+    const key = `${profile.insecure}|${profile.caFile ?? ''}|${profile.timeoutMs}`;
+    let agent = this.agents.get(key);
+    if (!agent) {
+      agent = new Agent({
+        keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 10 * 60_000,
+        connect: {
+          timeout: profile.timeoutMs,
+          rejectUnauthorized: !profile.insecure,
+          ...(profile.caFile !== undefined ? { ca: trustedCas(profile.caFile) } : {}),
+        },
+      });
+      this.agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  async close(): Promise<void> {
+    const agents = [...this.agents.values()];
+    this.agents.clear();
+    await Promise.all(agents.map((a) => a.close().catch(() => undefined)));
+  }
+}
+
+/** `ca` replaces Node's trust store, so the bundled roots and NODE_EXTRA_CA_CERTS are added back. */
+function trustedCas(caFile: string): string[] {
+  const cas = [...rootCertificates];
+  const extra = process.env.NODE_EXTRA_CA_CERTS;
+  if (extra) {
+    try {
+      cas.push(readFileSync(extra, 'utf8'));
+    } catch {
+      // Node itself warns about an unreadable NODE_EXTRA_CA_CERTS at startup
+    }
+  }
+  try {
+    cas.push(readFileSync(caFile, 'utf8'));
+  } catch (err) {
+    throw new RegistryError(`cannot read caFile ${caFile}: ${errorMessage(err)}`);
+  }
+  return cas;
+}
+
+async function readLimited(body: Dispatcher.ResponseData['body'], contentLength: string | undefined, limit: number, subject: string, truncate: boolean): Promise<Buffer> {
+  const declared = contentLength !== undefined ? Number(contentLength) : undefined;
+  if (!truncate && declared !== undefined && Number.isFinite(declared) && declared > limit) {
+    body.destroy();
+    throw new RegistryError(`${subject}: response of ${declared} bytes exceeds the limit of ${limit} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > limit) {
+      if (truncate) {
+        chunks.push(chunk.subarray(0, chunk.length - (total - limit)));
+        body.destroy();
+        return Buffer.concat(chunks);
+      }
+      body.destroy();
+      throw new RegistryError(`${subject}: response exceeds the limit of ${limit} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/** `76;w=21600` → 76 (Docker Hub), or a plain number. */
+export function parseRateLimit(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^\s*(\d+)/.exec(value);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Retry-After as delay-seconds or an HTTP-date, in ms; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
+}
+
+export function formatMs(ms: number): string {
+  if (ms >= 1000 && ms % 1000 === 0) return `${ms / 1000}s`;
+  if (ms >= 1000) return `${Math.ceil(ms / 1000)}s`;
+  return `${ms}ms`;
+}
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED',
+  'ERR_SSL_WRONG_VERSION_NUMBER', 'EPROTO',
+]);
+
+/** A network-level failure as one line: "…: connection refused", "…: timed out after 15s". */
+function toRegistryError(req: HttpRequest, err: unknown): RegistryError {
+  if (err instanceof RegistryError) return err;
+  const e = err as { name?: string; code?: string | number; message?: string; cause?: { code?: string } };
+  const code = typeof e.code === 'string' ? e.code : e.cause?.code;
+  const host = req.url.host;
+  const timeout = formatMs(req.profile.timeoutMs);
+  switch (true) {
+    case code === 'ECONNREFUSED':
+      return new RegistryError(`${req.subject}: connection refused (${host})`, { retryable: true });
+    case code === 'ENOTFOUND' || code === 'EAI_AGAIN':
+      return new RegistryError(`${req.subject}: host not found (${host})`, { retryable: code === 'EAI_AGAIN' });
+    case e.name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'ETIMEDOUT':
+      return new RegistryError(`${req.subject}: timed out after ${timeout}`, { retryable: true });
+    case code !== undefined && TLS_CODES.has(code):
+      return new RegistryError(`${req.subject}: TLS error with ${host}: ${oneLine(e.message ?? code ?? '')} (set caFile, or insecure for plain http)`);
+    case code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE' || code === 'UND_ERR_CLOSED':
+      return new RegistryError(`${req.subject}: connection closed by ${host}`, { retryable: true });
+    case code === 'EHOSTUNREACH' || code === 'ENETUNREACH':
+      return new RegistryError(`${req.subject}: ${host} unreachable`, { retryable: true });
+    default:
+      return new RegistryError(`${req.subject}: request to ${host} failed: ${oneLine(maskUrlCredentials(e.message ?? String(err)))}`, { retryable: true });
+  }
+}
+
+export function oneLine(s: string, max = 200): string {
+  const line = s.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}

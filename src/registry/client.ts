@@ -141,7 +141,8 @@ export class RegistryClient {
       this.logger.debug({ image: subject, digest: digest ?? null, mediaType }, 'HEAD without a usable digest or media type; falling back to GET');
     } else if (res.status === 404) {
       throw new RegistryError(`${subject}: manifest unknown (404)`, { status: 404 });
-    } else if (res.status !== 500) {
+    } else if (res.status !== 500 && res.status !== 405) {
+      // 500: often a missing manifest (quirk 14); 405: a proxy without HEAD. GET gives the real answer.
       throw statusError(subject, res, 'manifest');
     }
     const manifest = await this.getManifest(ref, refName);

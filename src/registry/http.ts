@@ -3,6 +3,7 @@
  * (TLS settings + timeout), size-limited bodies, redirects without leaking Authorization, retries
  * with backoff and Retry-After, request events and debug logs. It knows nothing about auth flows.
  */
+import './undici-global.js'; // must precede the undici import
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent, request, type Dispatcher } from 'undici';
@@ -292,11 +293,22 @@ export function formatMs(ms: number): string {
   return `${ms}ms`;
 }
 
-const TLS_CODES = new Set([
+const UNTRUSTED_CERT_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED',
-  'ERR_SSL_WRONG_VERSION_NUMBER', 'EPROTO',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE',
 ]);
+
+/** TLS failures in words a user can act on (OpenSSL's own messages are not). */
+function tlsProblem(code: string, host: string): string | undefined {
+  if (UNTRUSTED_CERT_CODES.has(code)) return `TLS certificate of ${host} is not trusted (${code}); set caFile, or insecure: true`;
+  if (code === 'CERT_HAS_EXPIRED') return `TLS certificate of ${host} has expired`;
+  if (code === 'CERT_NOT_YET_VALID') return `TLS certificate of ${host} is not yet valid`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `TLS certificate does not match ${host}`;
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'EPROTO' || code.startsWith('ERR_SSL_')) {
+    return `TLS handshake with ${host} failed (${code}); a plain-http registry needs insecure: true`;
+  }
+  return undefined;
+}
 
 /** A network-level failure as one line: "…: connection refused", "…: timed out after 15s". */
 function toRegistryError(req: HttpRequest, err: unknown): RegistryError {
@@ -312,8 +324,8 @@ function toRegistryError(req: HttpRequest, err: unknown): RegistryError {
       return new RegistryError(`${req.subject}: host not found (${host})`, { retryable: code === 'EAI_AGAIN' });
     case e.name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'ETIMEDOUT':
       return new RegistryError(`${req.subject}: timed out after ${timeout}`, { retryable: true });
-    case code !== undefined && TLS_CODES.has(code):
-      return new RegistryError(`${req.subject}: TLS error with ${host}: ${oneLine(e.message ?? code ?? '')} (set caFile, or insecure for plain http)`);
+    case code !== undefined && tlsProblem(code, host) !== undefined:
+      return new RegistryError(`${req.subject}: ${tlsProblem(code ?? '', host) ?? ''}`);
     case code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE' || code === 'UND_ERR_CLOSED':
       return new RegistryError(`${req.subject}: connection closed by ${host}`, { retryable: true });
     case code === 'EHOSTUNREACH' || code === 'ENETUNREACH':

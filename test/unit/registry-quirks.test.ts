@@ -22,7 +22,7 @@ interface Seen {
 interface Reply {
   status: number;
   body?: string | Buffer;
-  headers?: Record<string, string>;
+  headers?: Record<string, string | undefined>;
 }
 type Handler = (req: Seen) => Reply;
 
@@ -52,7 +52,9 @@ function serve(origin: string, handler: Handler): void {
       const req = { origin, method: opts.method, path: opts.path, headers };
       seen.push(req);
       const r = handler(req);
-      return { statusCode: r.status, data: r.body ?? '', responseOptions: { headers: r.headers ?? {} } };
+      const replyHeaders: Record<string, string> = {};
+      for (const [k, v] of Object.entries(r.headers ?? {})) if (v !== undefined) replyHeaders[k] = v;
+      return { statusCode: r.status, data: r.body ?? '', responseOptions: { headers: replyHeaders } };
     })
     .persist();
 }

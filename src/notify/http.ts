@@ -1,0 +1,130 @@
+/**
+ * What the HTTP notifiers share: one keep-alive undici Agent for all of them, one request helper
+ * with an overall deadline and a bounded body read, and the mapping of an answer to NotifyError
+ * (2xx ok; 408, 429, 5xx and network failures retryable; other statuses permanent).
+ */
+import { Agent, request } from 'undici';
+import { userAgent } from '../version.js';
+import { NotifyError, safeMessage } from './notifier.js';
+
+let agent: Agent | undefined;
+
+function sharedAgent(): Agent {
+  agent ??= new Agent({ keepAliveTimeout: 30_000, connections: 32 });
+  return agent;
+}
+
+/** Closes the shared agent (at shutdown); the next request builds a new one. */
+export async function closeHttpAgent(): Promise<void> {
+  const current = agent;
+  agent = undefined;
+  await current?.close();
+}
+
+export interface HttpPost {
+  /** Prefix of error messages, e.g. "webhook hooks". */
+  label: string;
+  url: URL;
+  method: 'POST' | 'PUT' | 'PATCH';
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+  /** Values that must never appear in an error message (URL tokens, header values). */
+  secrets: ReadonlyArray<string | undefined>;
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** The start of the response body; the rest is read and dropped so the connection is reused. */
+  body: string;
+}
+
+const BODY_KEEP = 2_048;
+const BODY_DRAIN_LIMIT = 256 * 1024;
+
+/** Sends the request and reads the answer. Throws a retryable NotifyError when there is no answer. */
+export async function httpSend(req: HttpPost): Promise<HttpAnswer> {
+  const where = `${req.label}: ${req.method} ${maskUrl(req.url)}`;
+  const signal = AbortSignal.timeout(req.timeoutMs);
+  try {
+    const res = await request(req.url, {
+      dispatcher: sharedAgent(),
+      method: req.method,
+      headers: { 'user-agent': userAgent(), ...lowerKeys(req.headers) },
+      body: req.body,
+      signal,
+    });
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    let seen = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      seen += chunk.length;
+      if (kept < BODY_KEEP) {
+        chunks.push(chunk);
+        kept += chunk.length;
+      }
+      if (seen > BODY_DRAIN_LIMIT) {
+        res.body.destroy();
+        break;
+      }
+    }
+    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8').slice(0, BODY_KEEP) };
+  } catch (err) {
+    if (signal.aborted) throw new NotifyError(`${where}: no complete answer within ${formatMs(req.timeoutMs)}`);
+    const code = (err as { code?: unknown }).code;
+    const text = err instanceof Error ? err.message : String(err);
+    const detail = typeof code === 'string' && !text.includes(code) ? `${code} ${text}` : text;
+    throw new NotifyError(safeMessage(`${where}: ${detail}`, [req.url.href, pathOf(req.url), ...req.secrets]));
+  }
+}
+
+/**
+ * undefined for 2xx; otherwise the NotifyError for this answer. detail (e.g. Slack's error code)
+ * is appended to the message after removing secrets.
+ */
+export function statusError(req: HttpPost, answer: HttpAnswer, detail?: string): NotifyError | undefined {
+  const { status } = answer;
+  if (status >= 200 && status < 300) return undefined;
+  const retryable = status === 408 || status === 429 || status >= 500;
+  const retryAfterMs = retryable ? parseRetryAfter(headerValue(answer.headers['retry-after'])) : undefined;
+  const suffix = detail !== undefined && detail.trim() !== '' ? `: ${detail}` : '';
+  const message = safeMessage(`${req.label}: ${req.method} ${maskUrl(req.url)} answered ${status}${suffix}`, [
+    req.url.href,
+    pathOf(req.url),
+    ...req.secrets,
+  ]);
+  return new NotifyError(message, { permanent: !retryable, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+}
+
+/** Retry-After as delay-seconds or an HTTP-date, in ms from now; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  if (Number.isNaN(at) || !/[a-z]/i.test(text)) return undefined;
+  return Math.max(0, at - now);
+}
+
+/** A URL as error messages show it: the origin only, with "/…" when a path or query was cut off. */
+export function maskUrl(url: URL): string {
+  return url.pathname === '/' && url.search === '' ? url.origin : `${url.origin}/…`;
+}
+
+function pathOf(url: URL): string | undefined {
+  const rest = url.pathname + url.search;
+  return rest.length > 1 ? rest : undefined;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function lowerKeys(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+export function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}

@@ -1,0 +1,179 @@
+/**
+ * The images to check: the config's own list plus every include file, with defaults applied and
+ * references normalized. Include globs are matched again on every call, so a file added to
+ * images.d/ is picked up by the next run without a restart.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { glob } from 'tinyglobby';
+import { errorMessage } from '../errors.js';
+import { hubLink as defaultHubLink } from '../registry/hublink.js';
+import { parseReference, type ImageReference } from '../registry/reference.js';
+import { humanize } from './humanize.js';
+import { stripNulls, type LoadedConfig } from './load.js';
+import { ConfigProblems, displayPath, fsReason, problemLine, sortLines, type KeyPath, type Locator, type Problem } from './problems.js';
+import { includeFileSchema, type DefaultsConfig, type EventStatus, type ImageConfig } from './schema.js';
+import { parseYaml } from './source.js';
+import { checkImageName, checkNotifierRefs } from './validate.js';
+
+export interface WatchedImage {
+  /** As written in the config. */
+  name: string;
+  ref: ImageReference;
+  /** image.platform ?? defaults.platform ?? the host's platform. */
+  platform: string;
+  notifyOn: EventStatus[];
+  /** Undefined: every notifier. */
+  notifiers?: string[];
+  /** defaults.metadata with image.metadata over it. */
+  metadata: Record<string, string | number | boolean>;
+  hubLink?: string;
+  watchRepo: boolean;
+  includeTags: string[];
+  excludeTags: string[];
+  sortTags: 'default' | 'reverse' | 'lexicographical' | 'semver';
+  maxTags: number;
+  newerOnly: boolean;
+  /** Where it was declared: `file:line` (or `environment HERALD_IMAGES_0_NAME`). */
+  source: string;
+}
+
+/** The platform images are checked for when neither the image nor defaults name one. Images are linux. */
+export function hostPlatform(): string {
+  switch (process.arch) {
+    case 'x64':
+      return 'linux/amd64';
+    case 'arm64':
+      return 'linux/arm64/v8';
+    case 'arm': {
+      const version = (process.config.variables as { arm_version?: string }).arm_version;
+      return `linux/arm/v${version === '6' ? '6' : '7'}`;
+    }
+    case 'ia32':
+      return 'linux/386';
+    case 'ppc64':
+      return 'linux/ppc64le';
+    default:
+      return `linux/${process.arch}`;
+  }
+}
+
+/** How an include file's top level is named in messages (its items are `[0]`, `[1]`, …). */
+const INCLUDE_ROOT = 'include file';
+
+interface Declared {
+  image: ImageConfig;
+  source: string;
+  /** Where problems about this image point: its file's locator and its key path there. */
+  locate: Locator;
+  path: KeyPath;
+  root: string;
+}
+
+export async function resolveImages(loaded: LoadedConfig): Promise<WatchedImage[]> {
+  const { config } = loaded;
+  const mainLocate: Locator = loaded.locate ?? (() => displayPath(loaded.file));
+  const declared: Declared[] = config.images.map((image, i) => ({
+    image,
+    source: loaded.imageSources?.[i] ?? `${displayPath(loaded.file)}`,
+    locate: mainLocate,
+    path: ['images', i],
+    root: 'config',
+  }));
+
+  const problems: string[] = [];
+  for (const file of await includeFiles(loaded, problems)) {
+    const result = await readIncludeFile(file);
+    problems.push(...result.problems);
+    declared.push(...result.images);
+  }
+
+  const notifierNames = config.notifiers.map((n) => n.name);
+  const seen = new Map<string, Declared>();
+  const images: WatchedImage[] = [];
+  for (const entry of declared) {
+    const report = (problem: Problem): void => {
+      problems.push(problemLine(entry.locate, { ...problem, path: [...entry.path, ...problem.path] }, entry.root));
+    };
+    const bad = checkImageName(entry.image.name);
+    if (bad !== undefined) {
+      report({ path: ['name'], message: bad });
+      continue;
+    }
+    for (const problem of checkNotifierRefs(entry.image.notifiers, notifierNames, ['notifiers'])) report(problem);
+
+    const image = applyDefaults(entry.image, config.defaults, parseReference(entry.image.name), entry.source);
+    const key = `${image.ref.name}\u0000${image.platform}`;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      report({ path: ['name'], message: `${image.ref.name} for ${image.platform} is already watched (declared at ${first.source})` });
+      continue;
+    }
+    seen.set(key, entry);
+    images.push(image);
+  }
+
+  if (problems.length > 0) throw new ConfigProblems(problems);
+  return images;
+}
+
+export function applyDefaults(image: ImageConfig, defaults: DefaultsConfig, ref: ImageReference, source: string): WatchedImage {
+  const notifiers = image.notifiers ?? defaults.notifiers;
+  const hubLink = image.hubLink ?? defaults.hubLink ?? defaultHubLink(ref);
+  return {
+    name: image.name,
+    ref,
+    platform: image.platform ?? defaults.platform ?? hostPlatform(),
+    notifyOn: [...(image.notifyOn ?? defaults.notifyOn ?? ['new', 'update'])],
+    ...(notifiers !== undefined ? { notifiers: [...notifiers] } : {}),
+    metadata: { ...defaults.metadata, ...image.metadata },
+    ...(hubLink !== undefined ? { hubLink } : {}),
+    watchRepo: image.watchRepo ?? defaults.watchRepo ?? false,
+    includeTags: [...(image.includeTags ?? defaults.includeTags ?? [])],
+    excludeTags: [...(image.excludeTags ?? defaults.excludeTags ?? [])],
+    sortTags: image.sortTags ?? defaults.sortTags ?? 'default',
+    maxTags: image.maxTags ?? defaults.maxTags ?? 0,
+    newerOnly: image.newerOnly ?? defaults.newerOnly ?? false,
+    source,
+  };
+}
+
+/** Files matched by the include globs, relative to the config folder; sorted, each once, never the config itself. */
+async function includeFiles(loaded: LoadedConfig, problems: string[]): Promise<string[]> {
+  const own = path.resolve(loaded.file);
+  const found = new Set<string>();
+  const locate: Locator = loaded.locate ?? (() => displayPath(loaded.file));
+  for (const [i, pattern] of loaded.config.include.entries()) {
+    try {
+      const files = await glob(pattern, { cwd: loaded.dir, absolute: true, onlyFiles: true, expandDirectories: false });
+      for (const file of files) if (path.resolve(file) !== own) found.add(path.resolve(file));
+    } catch (err) {
+      problems.push(problemLine(locate, { path: ['include', i], message: `cannot expand ${JSON.stringify(pattern)}: ${errorMessage(err)}` }));
+    }
+  }
+  return [...found].sort();
+}
+
+async function readIncludeFile(file: string): Promise<{ images: Declared[]; problems: string[] }> {
+  const shown = displayPath(file);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    return { images: [], problems: [`${shown}: cannot read include file: ${fsReason(err)}`] };
+  }
+  const source = parseYaml(file, text);
+  if (source.errors.length > 0) return { images: [], problems: source.errors };
+
+  const data = source.data === null || source.data === undefined ? [] : stripNulls(source.data);
+  const parsed = includeFileSchema.safeParse(data);
+  if (!parsed.success) {
+    const context = { root: includeFileSchema, data, has: source.has };
+    const problems = parsed.error.issues.flatMap((issue) => humanize(issue, context)).map((problem) => problemLine(source.locate, problem, INCLUDE_ROOT));
+    return { images: [], problems: sortLines([...new Set(problems)]) };
+  }
+  return {
+    images: parsed.data.map((image, i) => ({ image, source: source.line([i]), locate: source.locate, path: [i], root: INCLUDE_ROOT })),
+    problems: [],
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * A YAML file read with positions, so any key path can be named as `file:line:col`.
+ */
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { displayPath, oneLine, type KeyPath } from './problems.js';
+
+export interface YamlSource {
+  /** Absolute path. */
+  file: string;
+  /** The data as plain JS (null for an empty file); undefined when the YAML could not be parsed. */
+  data: unknown;
+  /** One line per YAML syntax problem, already prefixed with `file:line:col: `. */
+  errors: string[];
+  /** `file:line:col` of the node at a key path, or of its nearest existing ancestor. */
+  locate(path: KeyPath, atKey?: boolean): string;
+  /** `file:line` of the node at a key path (or its nearest ancestor). */
+  line(path: KeyPath): string;
+  /** True when the key path exists in the file, even with an empty value. */
+  has(path: KeyPath): boolean;
+}
+
+export function parseYaml(file: string, text: string): YamlSource {
+  const lineCounter = new LineCounter();
+  const shown = displayPath(file);
+  // logLevel 'error': yaml's warnings would go to process.emitWarning; what matters is reported as problems.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true, logLevel: 'error' });
+  const at = (offset: number): { line: number; col: number } => lineCounter.linePos(offset);
+
+  const errors = doc.errors.map((err) => {
+    const { line, col } = at(err.pos[0]);
+    const message = err.code === 'MULTIPLE_DOCS' ? 'a config file holds one YAML document; remove the "---" separator' : yamlMessage(err.message);
+    return `${shown}:${line}:${col}: YAML syntax error: ${message}`;
+  });
+
+  let data: unknown;
+  if (errors.length === 0) {
+    try {
+      data = doc.toJS({ maxAliasCount: 1000 });
+    } catch (err) {
+      // Alias bombs and similar: the YAML is well-formed but not something we will expand.
+      errors.push(`${shown}:1:1: YAML error: ${oneLine(err instanceof Error ? err.message : String(err))}`);
+    }
+  }
+
+  const find = (keyPath: KeyPath): { node: Node | null; pair: Pair | null; found: boolean } => {
+    let node = resolve(doc, doc.contents);
+    let pair: Pair | null = null;
+    for (const segment of keyPath) {
+      const next = child(doc, node, segment);
+      if (!next) return { node, pair, found: false };
+      ({ node, pair } = next);
+    }
+    return { node, pair, found: true };
+  };
+
+  const position = (keyPath: KeyPath, atKey: boolean): { line: number; col: number } => {
+    const { node, pair, found } = find(keyPath);
+    const keyNode = pair && isScalar(pair.key) ? pair.key : null;
+    // An empty value (`key:`) has no text of its own; point at its key instead.
+    const emptyValue = !node || !node.range || (isScalar(node) && node.range[0] === node.range[1]);
+    const target = (found && atKey) || emptyValue ? (keyNode ?? node) : node;
+    const offset = target?.range?.[0];
+    return offset === undefined ? { line: 1, col: 1 } : at(offset);
+  };
+
+  return {
+    file,
+    data,
+    errors,
+    locate(keyPath, atKey = false) {
+      const { line, col } = position(keyPath, atKey);
+      return `${shown}:${line}:${col}`;
+    },
+    line(keyPath) {
+      return `${shown}:${position(keyPath, false).line}`;
+    },
+    has(keyPath) {
+      return find(keyPath).found;
+    },
+  };
+}
+
+function resolve(doc: Document, node: unknown): Node | null {
+  if (isAlias(node)) return (node.resolve(doc) as Node | undefined) ?? null;
+  return (node as Node | null) ?? null;
+}
+
+function child(doc: Document, node: Node | null, segment: string | number): { node: Node | null; pair: Pair | null } | null {
+  if (isSeq(node) && typeof segment === 'number') {
+    const item = node.items[segment];
+    return item === undefined ? null : { node: resolve(doc, item), pair: null };
+  }
+  if (isMap(node)) {
+    for (const item of node.items) {
+      if (!isPair(item)) continue;
+      const key = isScalar(item.key) ? item.key.value : item.key;
+      if (String(key) === String(segment)) return { node: resolve(doc, item.value), pair: item };
+    }
+    // A key brought in by a merge (`<<: *defaults`): look in the merged maps.
+    for (const item of node.items) {
+      if (isPair(item) && isMergeKey(item.key)) {
+        const merged = resolve(doc, item.value);
+        const sources = isSeq(merged) ? merged.items.map((m) => resolve(doc, m)) : [merged];
+        for (const source of sources) {
+          const found = child(doc, source, segment);
+          if (found) return found;
+        }
+      }
+    }
+  }
+  return null;
+}
+
+/** With `merge: true`, yaml gives the `<<` key a symbol value. */
+function isMergeKey(key: unknown): boolean {
+  if (!isScalar(key)) return false;
+  const value = key.value;
+  return value === '<<' || (typeof value === 'symbol' && value.description === '<<');
+}
+
+/** yaml's messages sometimes end with a position or carry a code excerpt; keep the sentence. */
+function yamlMessage(message: string): string {
+  const first = message.split('\n')[0] ?? message;
+  return first.replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
+}

@@ -176,6 +176,9 @@ export class Transport {
       } else {
         body = await readLimited(res.body, undefined, ERROR_BODY_LIMIT, req.subject, true);
       }
+      // undici marks a fresh connection free only on a later turn of the event loop; a request sent
+      // at once would open a second connection to the same origin. One setImmediate avoids that.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       return { status, headers: flat, body, url };
     } finally {
       const durationMs = Math.round((performance.now() - started) * 10) / 10;

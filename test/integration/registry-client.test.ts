@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
@@ -418,6 +418,41 @@ describe('RegistryClient debug logs', () => {
       expect(all).not.toMatch(/eyJ[\w-]+\.[\w-]+/); // no JWT
     } finally {
       await c.close();
+      await reg.stop();
+    }
+  });
+});
+
+describe('RegistryClient connections', () => {
+  it('keeps one connection alive across HEADs, GETs and tokens (reset: false on HEAD)', async () => {
+    const reg = await startRegistry({ auth: 'htpasswd' });
+    // A TCP forwarder that counts the connections the client opens to the registry.
+    let connections = 0;
+    const target = new URL(reg.url);
+    const forwarder = createServer((socket) => {
+      connections++;
+      const upstream = connect(Number(target.port), target.hostname);
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => forwarder.listen(0, '127.0.0.1', resolve));
+    const host = `127.0.0.1:${(forwarder.address() as AddressInfo).port}`;
+    const c = new RegistryClient({
+      registries: [{ name: 'fw', host, insecure: true, timeout: 5_000, username: reg.username, password: reg.password }],
+      dockerConfigPath: NO_DOCKER_CONFIG,
+    });
+    try {
+      const pushed = await reg.pushImage('conn/app', '1');
+      const image = parseReference(`${host}/conn/app:1`);
+      for (let i = 0; i < 20; i++) expect((await c.headManifest(image)).digest).toBe(pushed.digest);
+      await c.getManifest(image, pushed.digest);
+      await c.getBlob(image, pushed.configDigest);
+      for (let i = 0; i < 5; i++) await c.headManifest(image);
+      expect(connections).toBe(1);
+    } finally {
+      await c.close();
+      forwarder.close();
       await reg.stop();
     }
   });

@@ -2,7 +2,7 @@ import { parseReference } from '../registry/reference.js';
 import { RegistryClient } from '../registry/client.js';
 import { runOnce } from '../watch/run.js';
 import { UsageError } from '../errors.js';
-import { loadFromOptions, loggerFor, openStore, optionsOf, printJson } from './context.js';
+import { loadFromOptions, loggerFor, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';
 
 /** `herald check`: one run now, then exit. 0 all ok and nothing undelivered; 1 otherwise. */
 export async function check(...args: unknown[]): Promise<number> {
@@ -30,6 +30,19 @@ export async function check(...args: unknown[]): Promise<number> {
     const counts = store.deliveries.counts();
     report.deliveries = { sent: report.deliveries.sent, pending: counts.pending, failed: counts.failed };
     if (opts.json) printJson(report);
+    else {
+      print(
+        table(
+          ['IMAGE', 'PLATFORM', 'STATUS', 'DIGEST', 'DETAIL'],
+          report.images.map((i) => [
+            i.image, i.platform, i.status, shortDigest(i.digest),
+            i.status === 'update' ? `was ${shortDigest(i.previousDigest)}` : (i.error ?? ''),
+          ]),
+        ),
+      );
+      const { pending, failed } = report.deliveries;
+      if (pending + failed > 0) print(`${pending} notification(s) pending, ${failed} failed`);
+    }
     const failed = report.images.some((i) => i.status === 'error');
     return failed || counts.pending > 0 || counts.failed > 0 ? 1 : 0;
   } finally {

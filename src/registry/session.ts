@@ -1,0 +1,209 @@
+/**
+ * The auth half of the registry client: one GET /v2/ per registry origin (its challenge cached for
+ * the client's lifetime), bearer tokens per (registry, scope) from the token cache, Basic
+ * credentials sent directly, and one round of 401 handling (insufficient_scope, a revoked token, a
+ * registry that starts asking for auth). Concurrent checks share one ping and one token request.
+ */
+import type { RegistryConfig } from '../config/schema.js';
+import { RegistryError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { basicAuthorization, type CredentialStore, type Credentials, type TokenCache } from './auth.js';
+import { challengeScopes, chooseChallenge, parseWwwAuthenticate, pullScope, type Challenge } from './challenge.js';
+import { oneLine, type ConnectionProfile, type HttpRequest, type HttpResponse, type Transport } from './http.js';
+import type { ImageReference } from './reference.js';
+import { statusError } from './status.js';
+
+const TOKEN_MAX_BYTES = 1024 * 1024;
+const PING_MAX_BYTES = 64 * 1024;
+
+/** Everything needed to talk to one repository. */
+export interface Target {
+  ref: ImageReference;
+  registry: string;
+  repository: string;
+  /** 'https://registry-1.docker.io', 'http://127.0.0.1:5000' */
+  origin: string;
+  profile: ConnectionProfile;
+  entry?: RegistryConfig;
+}
+
+/** What a registry's /v2/ said about auth. */
+interface PingResult {
+  challenge?: Challenge;
+}
+
+interface Authorization {
+  header?: string;
+  /** The token was fetched for this request (a 401 then means bad credentials, not an expired token). */
+  fresh: boolean;
+  credentials?: Credentials;
+}
+
+export class AuthSession {
+  private readonly pings = new Map<string, Promise<PingResult>>();
+  private readonly tokenRequests = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly credentials: CredentialStore,
+    private readonly tokens: TokenCache,
+    private readonly logger: Logger,
+  ) {}
+
+  private pingKey(target: Target): string {
+    return `${target.origin}|${target.profile.caFile ?? ''}`;
+  }
+
+  /** GET /v2/ once per registry origin; the challenge it gives is reused for the client's lifetime. */
+  private ping(target: Target): Promise<PingResult> {
+    const key = this.pingKey(target);
+    let pending = this.pings.get(key);
+    if (!pending) {
+      pending = this.doPing(target);
+      this.pings.set(key, pending);
+      pending.catch(() => this.pings.delete(key)); // a failed ping is retried on the next request
+    }
+    return pending;
+  }
+
+  private async doPing(target: Target): Promise<PingResult> {
+    const res = await this.transport.send({
+      url: new URL(`${target.origin}/v2/`),
+      method: 'GET',
+      headers: {},
+      kind: 'ping',
+      registry: target.registry,
+      subject: target.registry,
+      profile: target.profile,
+      maxBytes: PING_MAX_BYTES,
+    });
+    if (res.status === 401) {
+      const challenge = chooseChallenge(parseWwwAuthenticate(res.headers['www-authenticate']));
+      if (!challenge) this.logger.debug({ registry: target.registry, header: res.headers['www-authenticate'] ?? null }, 'no usable auth challenge; trying anonymously');
+      return challenge ? { challenge } : {};
+    }
+    if (res.status >= 500 || res.status === 429) throw statusError(target.registry, res, 'ping');
+    // 200, or a registry without /v2/ at all (404): no auth up front; a later 401 brings its challenge.
+    return {};
+  }
+
+  /** Sends a request for a repository with the auth its registry asks for, handling one round of 401s. */
+  async authorized(target: Target, req: Omit<HttpRequest, 'registry' | 'profile'>): Promise<HttpResponse> {
+    const scope = pullScope(target.repository);
+    const ping = await this.ping(target);
+    let auth = await this.authorize(target, ping.challenge, [scope], false, req.subject);
+    const full: HttpRequest = { ...req, registry: target.registry, profile: target.profile };
+    const send = (a: Authorization): Promise<HttpResponse> =>
+      this.transport.send({ ...full, headers: a.header !== undefined ? { ...req.headers, authorization: a.header } : req.headers });
+
+    const res = await send(auth);
+    if (res.status !== 401) return res;
+
+    const challenge = chooseChallenge(parseWwwAuthenticate(res.headers['www-authenticate']));
+    const scheme = challenge?.scheme;
+    if (!challenge) throw unauthorized(req.subject, target, auth.credentials);
+    if (!ping.challenge || ping.challenge.scheme !== scheme) {
+      // The registry now asks for auth it did not announce on /v2/ (or changed scheme): remember and retry once.
+      this.pings.set(this.pingKey(target), Promise.resolve({ challenge }));
+      auth = await this.authorize(target, challenge, [scope], true, req.subject);
+    } else if (scheme === 'bearer') {
+      const wanted = challenge.params.error === 'insufficient_scope' ? challengeScopes(challenge) : [];
+      const differentScope = wanted.length > 0 && !(wanted.length === 1 && wanted[0] === scope);
+      if (differentScope) {
+        auth = await this.authorize(target, challenge, wanted, true, req.subject);
+        // Later requests for this repository start from the scope that worked.
+        this.tokens.alias(this.tokenKey(target, challenge, wanted), this.tokenKey(target, challenge, [scope]));
+      } else if (!auth.fresh) {
+        // The cached token may have been revoked early: one fresh token, then give up.
+        this.tokens.delete(this.tokenKey(target, challenge, [scope]));
+        auth = await this.authorize(target, challenge, [scope], true, req.subject);
+      } else {
+        // Harbor hands out tokens for wrong credentials; the 401 comes here.
+        throw unauthorized(req.subject, target, auth.credentials);
+      }
+    } else {
+      throw unauthorized(req.subject, target, auth.credentials);
+    }
+    const retried = await send(auth);
+    if (retried.status === 401) throw unauthorized(req.subject, target, auth.credentials);
+    return retried;
+  }
+
+  private tokenKey(target: Target, challenge: Challenge, scopes: string[]): string {
+    return `${target.origin}|${challenge.params.realm ?? ''}|${challenge.params.service ?? ''}|${scopes.join(' ')}`;
+  }
+
+  private async authorize(target: Target, challenge: Challenge | undefined, scopes: string[], forceFresh: boolean, subject: string): Promise<Authorization> {
+    if (!challenge) return { fresh: false };
+    if (challenge.scheme === 'basic') {
+      // Basic realms are labels ("Artifactory Realm"), not URLs: send the credentials directly.
+      const credentials = await this.credentials.lookup(target.registry, target.repository);
+      return credentials ? { header: basicAuthorization(credentials), fresh: false, credentials } : { fresh: false };
+    }
+    const key = this.tokenKey(target, challenge, scopes);
+    if (!forceFresh) {
+      const cached = this.tokens.get(key);
+      if (cached !== undefined) return { header: `Bearer ${cached}`, fresh: false };
+    }
+    const credentials = await this.credentials.lookup(target.registry, target.repository);
+    let pending = this.tokenRequests.get(key);
+    if (!pending) {
+      pending = this.fetchToken(target, challenge, scopes, credentials, key, subject).finally(() => this.tokenRequests.delete(key));
+      this.tokenRequests.set(key, pending);
+    }
+    const token = await pending;
+    const auth: Authorization = { header: `Bearer ${token}`, fresh: true };
+    if (credentials) auth.credentials = credentials;
+    return auth;
+  }
+
+  private async fetchToken(target: Target, challenge: Challenge, scopes: string[], credentials: Credentials | undefined, key: string, subject: string): Promise<string> {
+    const realmText = challenge.params.realm ?? '';
+    let realm: URL;
+    try {
+      realm = new URL(realmText);
+    } catch {
+      throw new RegistryError(`${subject}: the registry's token realm "${oneLine(realmText, 100)}" is not a URL`);
+    }
+    if (realm.protocol !== 'https:' && realm.protocol !== 'http:') throw new RegistryError(`${subject}: unsupported token realm scheme ${realm.protocol}`);
+    if (realm.protocol === 'http:' && credentials && !target.profile.insecure) {
+      throw new RegistryError(`${subject}: refusing to send credentials to the plain-http token realm ${realm.host} (mark the registry insecure to allow it)`);
+    }
+    if (challenge.params.service !== undefined && challenge.params.service.length > 0) realm.searchParams.set('service', challenge.params.service);
+    for (const scope of scopes) realm.searchParams.append('scope', scope);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (credentials) headers.authorization = basicAuthorization(credentials);
+
+    const res = await this.transport.send({
+      url: realm,
+      method: 'GET',
+      headers,
+      kind: 'token',
+      registry: target.registry,
+      subject,
+      profile: target.profile,
+      maxBytes: TOKEN_MAX_BYTES,
+    });
+    if (res.status === 401 || res.status === 403) throw unauthorized(subject, target, credentials, res.status);
+    if (res.status !== 200) throw statusError(`${subject}: token request to ${realm.host}`, res, 'token');
+    let doc: { token?: unknown; access_token?: unknown; expires_in?: unknown };
+    try {
+      doc = JSON.parse(res.body.toString('utf8')) as typeof doc;
+    } catch {
+      throw new RegistryError(`${subject}: token response from ${realm.host} is not JSON`);
+    }
+    const token = typeof doc.token === 'string' && doc.token.length > 0 ? doc.token : typeof doc.access_token === 'string' && doc.access_token.length > 0 ? doc.access_token : undefined;
+    if (token === undefined) throw new RegistryError(`${subject}: token response from ${realm.host} has no token`);
+    const expiresIn = typeof doc.expires_in === 'number' ? doc.expires_in : undefined;
+    this.tokens.set(key, token, expiresIn);
+    return token;
+  }
+}
+
+function unauthorized(subject: string, target: Target, credentials: Credentials | undefined, status = 401): RegistryError {
+  const what = status === 403 ? 'denied (403)' : 'unauthorized (401)';
+  const hint = credentials
+    ? `check the credentials for ${target.registry} (${credentials.source})`
+    : `no credentials for ${target.registry}; add a registries entry or docker login (or the repository does not exist)`;
+  return new RegistryError(`${subject}: ${what}: ${hint}`, { status });
+}

@@ -2,7 +2,11 @@ import { parseReference } from '../registry/reference.js';
 import { RegistryClient } from '../registry/client.js';
 import { runOnce } from '../watch/run.js';
 import { UsageError } from '../errors.js';
-import { loadFromOptions, loggerFor, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';
+import { closeHttpAgent } from '../notify/http.js';
+
+/** check waits out a receiver's Retry-After up to this long; longer ones stay pending for later. */
+const INLINE_RETRY_AFTER_MS = 10_000;
+import { loadFromOptions, loggerFor, openDispatcher, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';
 
 /** `herald check`: one run now, then exit. 0 all ok and nothing undelivered; 1 otherwise. */
 export async function check(...args: unknown[]): Promise<number> {
@@ -19,6 +23,7 @@ export async function check(...args: unknown[]): Promise<number> {
   }
   const store = openStore(loaded);
   const client = new RegistryClient({ registries: loaded.config.registries, logger });
+  const dispatcher = await openDispatcher(loaded, store, logger);
   try {
     const { report } = await runOnce(
       { loaded, store, client, logger },
@@ -27,8 +32,10 @@ export async function check(...args: unknown[]): Promise<number> {
     if (only !== undefined && report.images.length === 0) {
       throw new UsageError(`image ${only} is not in the config (${loaded.file})`);
     }
+    // One delivery pass: this run's notifications and whatever earlier runs left pending and due.
+    const { sent } = await dispatcher.drain({ inlineRetryAfterMs: INLINE_RETRY_AFTER_MS });
     const counts = store.deliveries.counts();
-    report.deliveries = { sent: report.deliveries.sent, pending: counts.pending, failed: counts.failed };
+    report.deliveries = { sent, pending: counts.pending, failed: counts.failed };
     if (opts.json) printJson(report);
     else {
       print(
@@ -46,6 +53,8 @@ export async function check(...args: unknown[]): Promise<number> {
     const failed = report.images.some((i) => i.status === 'error');
     return failed || counts.pending > 0 || counts.failed > 0 ? 1 : 0;
   } finally {
+    await dispatcher.close();
+    await closeHttpAgent();
     await client.close();
     store.close();
   }

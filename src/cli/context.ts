@@ -50,3 +50,10 @@ export function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   return [line(header), ...rows.map(line)].join('\n');
 }
+
+/** The configured notifiers, and the dispatcher that sends the outbox through them. */
+export async function openDispatcher(loaded: LoadedConfig, store: Store, logger: Logger): Promise<import('../notify/dispatcher.js').Dispatcher> {
+  const [{ createNotifier }, { Dispatcher }] = await Promise.all([import('../notify/registry.js'), import('../notify/dispatcher.js')]);
+  const notifiers = loaded.config.notifiers.map((n) => createNotifier(n, { logger }));
+  return new Dispatcher({ store, notifiers, retry: loaded.config.notify.retry, logger });
+}

@@ -1,5 +1,7 @@
 import { parseReference } from '../registry/reference.js';
 import { UsageError } from '../errors.js';
+import type { Delivery } from '../store/deliveries.js';
+import { formatDuration } from '../util/duration.js';
 import { loadFromOptions, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';
 
 export async function events(...args: unknown[]): Promise<number> {
@@ -18,7 +20,7 @@ export async function events(...args: unknown[]): Promise<number> {
   try {
     const list = store.events.recent(limit, image);
     if (opts.json) {
-      printJson(list.map((e) => ({ ...e, deliveries: store.deliveries.forEvent(e.id) })));
+      printJson(list.map((e) => ({ ...e, deliveries: store.deliveries.forEvent(e.id).map(deliveryView) })));
     } else if (list.length === 0) {
       print('no events yet');
     } else {
@@ -28,7 +30,7 @@ export async function events(...args: unknown[]): Promise<number> {
           list.map((e) => {
             const ds = store.deliveries.forEvent(e.id);
             const change = e.status === 'error' ? (e.error ?? '') : e.previousDigest ? `${shortDigest(e.previousDigest)} → ${shortDigest(e.digest)}` : shortDigest(e.digest);
-            const delivered = ds.length === 0 ? '-' : ds.map((d) => `${d.notifier}:${d.status}`).join(' ');
+            const delivered = ds.length === 0 ? '-' : ds.map(deliverySummary).join(', ');
             return [e.detectedAt, e.status, e.image, e.platform, change, delivered];
           }),
         ),
@@ -38,4 +40,26 @@ export async function events(...args: unknown[]): Promise<number> {
   } finally {
     store.close();
   }
+}
+
+/** How long a delivery waited (until sent, or until now while pending) and how it went. */
+function deliveryView(d: Delivery, now = Date.now()) {
+  return {
+    id: d.id,
+    notifier: d.notifier,
+    status: d.status,
+    attempts: d.attempts,
+    waitMs: (d.sentAtMs ?? now) - d.createdAtMs,
+    sentAt: d.sentAtMs === null ? null : new Date(d.sentAtMs).toISOString(),
+    nextAttemptAt: d.status === 'pending' ? new Date(d.nextAttemptAtMs).toISOString() : null,
+    lastError: d.lastError,
+  };
+}
+
+function deliverySummary(d: Delivery): string {
+  const v = deliveryView(d);
+  const tries = `${v.attempts} attempt${v.attempts === 1 ? '' : 's'}`;
+  if (d.status === 'sent') return `${d.notifier} sent after ${formatDuration(v.waitMs)} (${tries})`;
+  if (d.status === 'failed') return `${d.notifier} failed (${tries}): ${d.lastError ?? ''}`;
+  return `${d.notifier} pending ${formatDuration(v.waitMs)} (${tries}${d.lastError ? `, last: ${d.lastError}` : ''})`;
 }

@@ -81,6 +81,15 @@ export function buildProgram(): Command {
     .option('--image <ref>', 'only events of this image')
     .action(run(async () => (await import('./events.js')).events as Action));
 
+  const notify = program.command('notify').description('work with notifiers');
+  notify
+    .command('test')
+    .description('send a sample event through the configured notifiers now, and report each result')
+    .addOption(configOption())
+    .option('--notifier <name>', 'only this notifier')
+    .option('--json', 'print JSON')
+    .action(run(async () => (await import('./notify.js')).test as Action));
+
   const config = program.command('config').description('work with the config file');
   config
     .command('validate')

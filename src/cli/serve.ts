@@ -1,15 +1,21 @@
 /**
- * `herald serve`: the daemon. Runs on the schedule, reloads the config on SIGHUP (keeping the
- * running one when the new one is bad), and stops cleanly on SIGTERM/SIGINT with exit 0.
+ * `herald serve`: the daemon. Runs on the schedule, keeps draining the outbox between runs,
+ * reloads the config on SIGHUP (keeping the running one when the new one is bad), and stops
+ * cleanly on SIGTERM/SIGINT with exit 0.
  */
 import { RegistryClient } from '../registry/client.js';
 import { runOnce } from '../watch/run.js';
 import { Scheduler } from '../watch/scheduler.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import { findConfigFile, loadConfig, type LoadedConfig } from '../config/load.js';
-import { loggerFor, openStore, optionsOf } from './context.js';
+import type { Dispatcher } from '../notify/dispatcher.js';
+import { closeHttpAgent } from '../notify/http.js';
+import type { Logger } from '../log.js';
+import { loggerFor, openDispatcher, openStore, optionsOf } from './context.js';
 
-const SHUTDOWN_GRACE_MS = 10_000;
+/** Whole shutdown budget: in-flight checks get part of it, the last delivery pass the rest. */
+const SHUTDOWN_MS = 9_000;
+const CHECKS_GRACE_MS = 4_000;
 
 export async function serve(...args: unknown[]): Promise<number> {
   const opts = optionsOf(args);
@@ -21,13 +27,16 @@ export async function serve(...args: unknown[]): Promise<number> {
   // One client for the life of the process (until a reload changes the registries): its token
   // cache and keep-alive connections are what make an unchanged image cost one HEAD.
   let client = new RegistryClient({ registries: loaded.config.registries, logger });
+  let dispatcher: Dispatcher = await openDispatcher(loaded, store, logger);
 
   const runNow = async (signal: AbortSignal): Promise<void> => {
-    await runOnce({ loaded, store, client, logger }, { signal });
+    const { events } = await runOnce({ loaded, store, client, logger }, { signal });
+    if (events.length > 0) dispatcher.wake();
   };
 
   let scheduler = makeScheduler(loaded, runNow, logger);
-  logger.info({ config: loaded.file, db: loaded.config.db.path }, 'herald serve started');
+  logger.info({ config: loaded.file, db: loaded.config.db.path, pid: process.pid }, 'herald serve started');
+  dispatcher.start();
   scheduler.start();
   if (loaded.config.watch.runOnStartup) void scheduler.trigger('startup');
 
@@ -38,13 +47,16 @@ export async function serve(...args: unknown[]): Promise<number> {
     try {
       const next = await loadConfig(file);
       requireSchedule(next);
-      const previous = scheduler;
-      await previous.stop(SHUTDOWN_GRACE_MS);
+      await scheduler.stop(CHECKS_GRACE_MS);
+      await dispatcher.stop(Date.now() + 2_000);
+      await dispatcher.close();
       if (JSON.stringify(next.config.registries) !== JSON.stringify(loaded.config.registries)) {
         await client.close();
         client = new RegistryClient({ registries: next.config.registries, logger });
       }
       loaded = next;
+      dispatcher = await openDispatcher(loaded, store, logger);
+      dispatcher.start();
       scheduler = makeScheduler(loaded, runNow, logger);
       scheduler.start();
       logger.info({ config: file }, 'config reloaded');
@@ -60,10 +72,14 @@ export async function serve(...args: unknown[]): Promise<number> {
     const stop = async (signal: string): Promise<void> => {
       if (stopping) return;
       stopping = true;
+      const deadline = Date.now() + SHUTDOWN_MS;
       logger.info({ signal }, 'stopping');
-      const outcome = await scheduler.stop(SHUTDOWN_GRACE_MS);
-      if (outcome === 'abandoned') logger.warn('in-flight run abandoned; its results will be found again by the next run');
-      await client.close().catch(() => undefined);
+      const outcome = await scheduler.stop(CHECKS_GRACE_MS);
+      if (outcome === 'abandoned') logger.warn('in-flight run abandoned; its changes will be found again by the next run');
+      const flushed = await dispatcher.stop(deadline);
+      const { pending } = store.deliveries.counts();
+      if (flushed === undefined || pending > 0) logger.info({ pending }, 'deliveries left pending for the next start');
+      await Promise.race([Promise.all([dispatcher.close(), closeHttpAgent(), client.close()]), new Promise((r) => setTimeout(r, 500))]).catch(() => undefined);
       store.close();
       logger.info('stopped');
       process.off('SIGHUP', onHup);
@@ -78,11 +94,12 @@ export async function serve(...args: unknown[]): Promise<number> {
 
 function requireSchedule(loaded: LoadedConfig): void {
   if (!loaded.config.watch.schedule) {
-    throw new ConfigError(`${loaded.file}: watch.schedule: required by serve (e.g. "0 */6 * * *"); use "herald check" for a single run`);
+    const where = loaded.locate?.(['watch']) ?? loaded.file;
+    throw new ConfigError(`${where}: watch.schedule: required by serve (e.g. "0 */6 * * *"); use "herald check" for a single run`);
   }
 }
 
-function makeScheduler(loaded: LoadedConfig, run: (signal: AbortSignal) => Promise<void>, logger: ReturnType<typeof loggerFor>): Scheduler {
+function makeScheduler(loaded: LoadedConfig, run: (signal: AbortSignal) => Promise<void>, logger: Logger): Scheduler {
   const { watch } = loaded.config;
   return new Scheduler({ schedule: watch.schedule!, timezone: watch.timezone, jitterMs: watch.jitter, logger, run });
 }

@@ -4,6 +4,7 @@
  * the loader turns it into file:line:col (or the environment variable that set it).
  */
 import { validate as cronValid, validateDetailed as cronDetails } from 'node-cron';
+import { checkNotifierConfig } from '../notify/registry.js';
 import { errorMessage } from '../errors.js';
 import { parseReference } from '../registry/reference.js';
 import { SECRET_FILE_KEYS, type Config } from './schema.js';
@@ -35,6 +36,11 @@ export function validateConfig(config: Config): Problem[] {
     const first = hosts.get(host);
     if (first === undefined) hosts.set(host, i);
     else problems.push({ path: ['registries', i, 'host'], message: `host ${quote(registry.host)} is already configured by registries[${first}]` });
+  });
+
+  // Templates are compiled here, at load time, so a template error is a config error, not a failed send.
+  config.notifiers.forEach((notifier, i) => {
+    for (const p of checkNotifierConfig(notifier)) problems.push({ path: ['notifiers', i, ...p.key.split('.')], message: p.message });
   });
 
   const notifierNames = config.notifiers.map((n) => n.name);

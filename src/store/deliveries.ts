@@ -52,6 +52,7 @@ export class DeliveryStore {
   private readonly markSentStmt;
   private readonly markRetryStmt;
   private readonly markFailedStmt;
+  private readonly nextDueStmt;
 
   constructor(private readonly db: DB) {
     this.insertStmt = db.prepare(
@@ -63,6 +64,7 @@ export class DeliveryStore {
     this.forEventStmt = db.prepare(`${SELECT} WHERE d.id IN (SELECT delivery_id FROM delivery_events WHERE event_id = ?) ORDER BY d.notifier`);
     this.markSentStmt = db.prepare(`UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at_ms = ?, last_error = NULL WHERE id = ?`);
     this.markRetryStmt = db.prepare(`UPDATE deliveries SET attempts = attempts + 1, next_attempt_at_ms = ?, last_error = ? WHERE id = ?`);
+    this.nextDueStmt = db.prepare(`SELECT min(next_attempt_at_ms) AS at FROM deliveries WHERE status = 'pending'`);
     this.markFailedStmt = db.prepare(`UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?`);
   }
 
@@ -74,6 +76,11 @@ export class DeliveryStore {
 
   due(nowMs: number, limit = 100): Delivery[] {
     return (this.dueStmt.all(nowMs, limit) as Row[]).map(fromRow);
+  }
+
+  /** When the earliest pending delivery is due, or undefined when nothing is pending. */
+  nextDueAt(): number | undefined {
+    return (this.nextDueStmt.get() as { at: number | null }).at ?? undefined;
   }
 
   forEvent(eventId: string): Delivery[] {

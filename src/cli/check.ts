@@ -33,9 +33,11 @@ export async function check(...args: unknown[]): Promise<number> {
       throw new UsageError(`image ${only} is not in the config (${loaded.file})`);
     }
     // One delivery pass: this run's notifications and whatever earlier runs left pending and due.
-    const { sent } = await dispatcher.drain({ inlineRetryAfterMs: INLINE_RETRY_AFTER_MS });
-    const counts = store.deliveries.counts();
-    report.deliveries = { sent, pending: counts.pending, failed: counts.failed };
+    // pending counts everything still waiting in the outbox (this run's and earlier ones'); failed
+    // counts what failed for good in this pass, so one old failure does not fail every later check.
+    const { sent, failed: failedNow } = await dispatcher.drain({ inlineRetryAfterMs: INLINE_RETRY_AFTER_MS });
+    const { pending } = store.deliveries.counts();
+    report.deliveries = { sent, pending, failed: failedNow };
     if (opts.json) printJson(report);
     else {
       print(
@@ -51,7 +53,7 @@ export async function check(...args: unknown[]): Promise<number> {
       if (pending + failed > 0) print(`${pending} notification(s) pending, ${failed} failed`);
     }
     const failed = report.images.some((i) => i.status === 'error');
-    return failed || counts.pending > 0 || counts.failed > 0 ? 1 : 0;
+    return failed || pending > 0 || failedNow > 0 ? 1 : 0;
   } finally {
     await dispatcher.close();
     await closeHttpAgent();

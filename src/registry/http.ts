@@ -3,7 +3,6 @@
  * (TLS settings + timeout), size-limited bodies, redirects without leaking Authorization, retries
  * with backoff and Retry-After, request events and debug logs. It knows nothing about auth flows.
  */
-import './undici-global.js'; // must precede the undici import
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent, request, type Dispatcher } from 'undici';

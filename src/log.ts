@@ -32,6 +32,20 @@ export function createLogger(opts: LogOptions = {}): Logger {
     level,
     base: undefined,
     redact: { paths: redactPaths, censor: '[redacted]' },
+    hooks: {
+      // The message and any string arguments: mask user:password@ in URLs there too.
+      logMethod(this: Logger, args: unknown[], method: (...a: unknown[]) => void) {
+        method.apply(this, args.map((a) => (typeof a === 'string' ? maskUrlCredentials(a) : a)));
+      },
+    },
+    serializers: {
+      err(err: Error) {
+        const out = pino.stdSerializers.err(err);
+        out.message = maskUrlCredentials(out.message);
+        if (out.stack) out.stack = maskUrlCredentials(out.stack);
+        return out;
+      },
+    },
     formatters: {
       log(obj: Record<string, unknown>) {
         // URLs and error messages can carry user:password@host; mask them wherever they are strings.

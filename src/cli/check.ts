@@ -1,4 +1,3 @@
-import { parseReference } from '../registry/reference.js';
 import { RegistryClient } from '../registry/client.js';
 import { runOnce } from '../watch/run.js';
 import { UsageError } from '../errors.js';
@@ -6,22 +5,15 @@ import { closeHttpAgent } from '../notify/http.js';
 
 /** check waits out a receiver's Retry-After up to this long; longer ones stay pending for later. */
 const INLINE_RETRY_AFTER_MS = 10_000;
-import { loadFromOptions, loggerFor, openDispatcher, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';
+import { imageArgument, loadFromOptions, loggerFor, openDispatcher, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';
 
 /** `herald check`: one run now, then exit. 0 all ok and nothing undelivered; 1 otherwise. */
 export async function check(...args: unknown[]): Promise<number> {
   const opts = optionsOf(args);
   const logger = loggerFor(opts);
   const loaded = await loadFromOptions(opts);
-  let only: string | undefined;
-  if (opts.image !== undefined) {
-    try {
-      only = parseReference(opts.image).name;
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-  }
-  const store = openStore(loaded);
+  const only = opts.image === undefined ? undefined : imageArgument(opts.image);
+  const store = openStore(loaded, 'check');
   const client = new RegistryClient({ registries: loaded.config.registries, logger });
   const dispatcher = await openDispatcher(loaded, store, logger);
   try {

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { createLogger, type Logger } from '../log.js';
 import { findConfigFile, loadConfig, type LoadedConfig } from '../config/load.js';
 import { Store } from '../store/index.js';
+import { parseReference } from '../registry/reference.js';
+import { UsageError } from '../errors.js';
 import type { GlobalOptions } from './main.js';
 
 export interface CommandOptions extends GlobalOptions {
@@ -25,8 +27,9 @@ export async function loadFromOptions(opts: CommandOptions): Promise<LoadedConfi
   return loadConfig(findConfigFile(opts.config));
 }
 
-export function openStore(loaded: LoadedConfig): Store {
-  return Store.open(loaded.config.db.path);
+/** `writer`: the command runs checks and sends notifications, so it takes the writer lock. */
+export function openStore(loaded: LoadedConfig, writer?: 'serve' | 'check'): Store {
+  return Store.open(loaded.config.db.path, writer !== undefined ? { writer } : {});
 }
 
 /** Writes command output to stdout. */
@@ -56,4 +59,13 @@ export async function openDispatcher(loaded: LoadedConfig, store: Store, logger:
   const [{ createNotifier }, { Dispatcher }] = await Promise.all([import('../notify/registry.js'), import('../notify/dispatcher.js')]);
   const notifiers = loaded.config.notifiers.map((n) => createNotifier(n, { logger }));
   return new Dispatcher({ store, notifiers, retry: loaded.config.notify.retry, logger });
+}
+
+/** An image given on the command line, normalized; a bad reference is a usage error (exit 2). */
+export function imageArgument(raw: string): string {
+  try {
+    return parseReference(raw).name;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }

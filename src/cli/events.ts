@@ -1,21 +1,13 @@
-import { parseReference } from '../registry/reference.js';
 import { UsageError } from '../errors.js';
 import type { Delivery } from '../store/deliveries.js';
 import { formatDuration } from '../util/duration.js';
-import { loadFromOptions, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';
+import { imageArgument, loadFromOptions, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';
 
 export async function events(...args: unknown[]): Promise<number> {
   const opts = optionsOf(args);
   const limit = Number(opts.limit ?? '20');
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer, got "${opts.limit}"`);
-  let image: string | undefined;
-  if (opts.image !== undefined) {
-    try {
-      image = parseReference(opts.image).name;
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-  }
+  const image = opts.image === undefined ? undefined : imageArgument(opts.image);
   const store = openStore(await loadFromOptions(opts));
   try {
     const list = store.events.recent(limit, image);

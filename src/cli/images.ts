@@ -1,16 +1,6 @@
-import { parseReference } from '../registry/reference.js';
 import { resolveImages } from '../config/images.js';
 import { stateKey } from '../store/state.js';
-import { UsageError } from '../errors.js';
-import { loadFromOptions, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';
-
-function refArg(raw: unknown): string {
-  try {
-    return parseReference(String(raw)).name;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
+import { imageArgument, loadFromOptions, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';
 
 export async function list(...args: unknown[]): Promise<number> {
   const opts = optionsOf(args);
@@ -37,7 +27,7 @@ export async function list(...args: unknown[]): Promise<number> {
 
 export async function inspect(ref: unknown, ...args: unknown[]): Promise<number> {
   const opts = optionsOf(args);
-  const image = refArg(ref);
+  const image = imageArgument(String(ref));
   const store = openStore(await loadFromOptions(opts));
   try {
     const states = store.state.byImage(image);
@@ -77,7 +67,7 @@ export async function inspect(ref: unknown, ...args: unknown[]): Promise<number>
 
 export async function remove(ref: unknown, ...args: unknown[]): Promise<number> {
   const opts = optionsOf(args);
-  const image = refArg(ref);
+  const image = imageArgument(String(ref));
   const store = openStore(await loadFromOptions(opts));
   try {
     const n = store.state.remove(image);

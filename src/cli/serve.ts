@@ -23,7 +23,7 @@ export async function serve(...args: unknown[]): Promise<number> {
   const file = findConfigFile(opts.config);
   let loaded = await loadConfig(file);
   requireSchedule(loaded);
-  const store = openStore(loaded);
+  const store = openStore(loaded, 'serve');
   // One client for the life of the process (until a reload changes the registries): its token
   // cache and keep-alive connections are what make an unchanged image cost one HEAD.
   let client = new RegistryClient({ registries: loaded.config.registries, logger });

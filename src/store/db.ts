@@ -46,7 +46,8 @@ export function openDatabase(path: string, opts: OpenOptions = {}): DB {
   return db;
 }
 
-function describeFsError(err: unknown): string {
+/** A filesystem or SQLite failure in words a user can act on. */
+export function describeFsError(err: unknown): string {
   const code = (err as { code?: string }).code;
   if (code === 'SQLITE_READONLY' || code === 'EACCES' || code === 'EROFS') return 'not writable (read-only file, folder or disk)';
   if (code === 'SQLITE_FULL' || code === 'ENOSPC') return 'disk full';

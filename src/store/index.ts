@@ -1,4 +1,5 @@
 import { openDatabase, type DB, type OpenOptions } from './db.js';
+import { acquireWriterLock, type WriterLock } from './lock.js';
 import { StateStore, type ImageState } from './state.js';
 import { EventStore } from './events.js';
 import { DeliveryStore } from './deliveries.js';
@@ -17,7 +18,10 @@ export class Store {
   readonly deliveries: DeliveryStore;
   private readonly commitTx;
 
-  constructor(readonly db: DB) {
+  constructor(
+    readonly db: DB,
+    private readonly lock?: WriterLock,
+  ) {
     this.state = new StateStore(db);
     this.events = new EventStore(db);
     this.deliveries = new DeliveryStore(db);
@@ -28,8 +32,15 @@ export class Store {
     });
   }
 
-  static open(path: string, opts?: OpenOptions): Store {
-    return new Store(openDatabase(path, opts));
+  /** `writer` takes the database's writer lock first (see lock.ts): 'serve' and 'check' do. */
+  static open(path: string, opts?: OpenOptions & { writer?: string }): Store {
+    const lock = opts?.writer !== undefined ? acquireWriterLock(path, opts.writer) : undefined;
+    try {
+      return new Store(openDatabase(path, opts), lock);
+    } catch (err) {
+      lock?.release();
+      throw err;
+    }
   }
 
   /** New state, its events and their deliveries in one transaction: all of it lands, or none. */
@@ -39,5 +50,6 @@ export class Store {
 
   close(): void {
     if (this.db.open) this.db.close();
+    this.lock?.release();
   }
 }

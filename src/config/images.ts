@@ -15,6 +15,7 @@ import { ConfigProblems, displayPath, fsReason, problemLine, sortLines, type Key
 import { includeFileSchema, type DefaultsConfig, type EventStatus, type ImageConfig } from './schema.js';
 import { parseYaml } from './source.js';
 import { checkImageName, checkNotifierRefs } from './validate.js';
+import { parseTag } from '../watch/versions.js';
 
 export interface WatchedImage {
   /** As written in the config. */
@@ -34,6 +35,10 @@ export interface WatchedImage {
   sortTags: 'default' | 'reverse' | 'lexicographical' | 'semver';
   maxTags: number;
   newerOnly: boolean;
+  /** With newerOnly: only tags of the image tag's flavour (prefix, suffix, number of parts) count as newer. */
+  sameFlavour: boolean;
+  /** With newerOnly: pre-releases count as newer even when the image's own tag is a release. */
+  includePrereleases: boolean;
   /** Where it was declared: `file:line` (or `environment HERALD_IMAGES_0_NAME`). */
   source: string;
 }
@@ -103,6 +108,11 @@ export async function resolveImages(loaded: LoadedConfig): Promise<WatchedImage[
     for (const problem of checkNotifierRefs(entry.image.notifiers, notifierNames, ['notifiers'])) report(problem);
 
     const image = applyDefaults(entry.image, config.defaults, parseReference(entry.image.name), entry.source);
+    const versionProblem = checkNewerOnlyTag(image);
+    if (versionProblem !== undefined) {
+      report({ path: ['name'], message: versionProblem });
+      continue;
+    }
     const key = `${image.ref.name}\u0000${image.platform}`;
     const first = seen.get(key);
     if (first !== undefined) {
@@ -134,8 +144,19 @@ export function applyDefaults(image: ImageConfig, defaults: DefaultsConfig, ref:
     sortTags: image.sortTags ?? defaults.sortTags ?? 'default',
     maxTags: image.maxTags ?? defaults.maxTags ?? 0,
     newerOnly: image.newerOnly ?? defaults.newerOnly ?? false,
+    sameFlavour: image.sameFlavour ?? defaults.sameFlavour ?? true,
+    includePrereleases: image.includePrereleases ?? defaults.includePrereleases ?? false,
     source,
   };
+}
+
+/** newerOnly compares with the image's own tag, so with watchRepo that tag must be a version. */
+function checkNewerOnlyTag(image: WatchedImage): string | undefined {
+  if (!image.watchRepo || !image.newerOnly) return undefined;
+  const tag = image.ref.tag;
+  if (tag === undefined) return 'newerOnly needs a version tag to compare with, not only a digest';
+  if (parseTag(tag) === null) return `newerOnly needs a version tag to compare with (like 1.27.2 or v3.2.1-alpine); "${tag}" is not one`;
+  return undefined;
 }
 
 /** Files matched by the include globs, relative to the config folder; sorted, each once, never the config itself. */

@@ -54,6 +54,10 @@ const imageOptions = {
   sortTags: z.enum(['default', 'reverse', 'lexicographical', 'semver']).optional(),
   maxTags: z.number().int().min(0).optional(),
   newerOnly: z.boolean().optional(),
+  /** With newerOnly: a newer tag must keep the image tag's prefix, suffix and number of parts (default true). */
+  sameFlavour: z.boolean().optional(),
+  /** With newerOnly: also keep pre-releases (-rc1, -beta.2) when the image's own tag is a release (default false). */
+  includePrereleases: z.boolean().optional(),
 };
 
 export const imageSchema = z.object({ name: z.string().min(1), ...imageOptions }).strict();

@@ -18,8 +18,10 @@ import { isManifestMediaType, MANIFEST_ACCEPT, mediaTypeOfDocument, parseImageCo
 import { apiHost, type ImageReference } from './reference.js';
 import { AuthSession, type Target } from './session.js';
 import { statusError } from './status.js';
+import { MAX_TAG_PAGES, readTagPages, TAG_PAGE_SIZE, type TagListing } from './tags.js';
 
 export type { RequestEvent, RequestKind } from './http.js';
+export type { TagListing } from './tags.js';
 
 const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 
@@ -39,8 +41,12 @@ export interface RegistryClientOptions {
   defaultTimeoutMs?: number;
   /** Default 4 MiB. */
   maxManifestBytes?: number;
-  /** Default 16 MiB (config blobs; also the tag list). */
+  /** Default 16 MiB (config blobs; also each page of a tag list). */
   maxBlobBytes?: number;
+  /** Tags asked for per page (`n`), default 1000 (ECR's maximum). */
+  tagPageSize?: number;
+  /** Pages read at most per tag listing, default 100; more is logged and the listing marked incomplete. */
+  maxTagPages?: number;
   onRequest?: (e: RequestEvent) => void;
   /** Addition: route every request through this dispatcher (tests with undici's MockAgent). */
   dispatcher?: Dispatcher;
@@ -72,6 +78,8 @@ export class RegistryClient {
   private readonly defaultTimeoutMs: number;
   private readonly maxManifestBytes: number;
   private readonly maxBlobBytes: number;
+  private readonly tagPageSize: number;
+  private readonly maxTagPages: number;
 
   constructor(opts: RegistryClientOptions = {}) {
     this.logger = opts.logger ?? silentLogger;
@@ -88,6 +96,8 @@ export class RegistryClient {
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 15_000;
     this.maxManifestBytes = opts.maxManifestBytes ?? 4 * 1024 * 1024;
     this.maxBlobBytes = opts.maxBlobBytes ?? 16 * 1024 * 1024;
+    this.tagPageSize = opts.tagPageSize ?? TAG_PAGE_SIZE;
+    this.maxTagPages = opts.maxTagPages ?? MAX_TAG_PAGES;
   }
 
   async headManifest(ref: ImageReference, reference?: string): Promise<ManifestHead> {
@@ -182,29 +192,25 @@ export class RegistryClient {
     }
   }
 
-  async listTags(ref: ImageReference): Promise<string[]> {
+  /**
+   * Every tag of the repository, following Link pagination (see tags.ts). The pages go through the
+   * same auth session and pull scope as the manifest requests, so one token serves both.
+   */
+  async listTags(ref: ImageReference): Promise<TagListing> {
     const target = this.target(ref);
     const subject = `${ref.registry}/${ref.repository}`;
-    const res = await this.session.authorized(target, {
-      url: this.url(target, 'tags/list'),
-      method: 'GET',
-      headers: { accept: 'application/json' },
-      kind: 'tags',
+    const first = this.url(target, 'tags/list');
+    first.searchParams.set('n', String(this.tagPageSize));
+    return readTagPages({
+      first,
+      origin: target.origin,
       subject,
-      maxBytes: this.maxBlobBytes,
+      pageSize: this.tagPageSize,
+      maxPages: this.maxTagPages,
+      logger: this.logger,
+      fetchPage: (url) =>
+        this.session.authorized(target, { url, method: 'GET', headers: { accept: 'application/json' }, kind: 'tags', subject, maxBytes: this.maxBlobBytes }),
     });
-    if (res.status !== 200) throw statusError(subject, res, 'tags');
-    let doc: unknown;
-    try {
-      doc = JSON.parse(res.body.toString('utf8'));
-    } catch {
-      throw new RegistryError(`${subject}: tag list is not valid JSON`);
-    }
-    if (typeof doc !== 'object' || doc === null) throw new RegistryError(`${subject}: malformed tag list`);
-    const tags = (doc as { tags?: unknown }).tags;
-    if (tags === null || tags === undefined) return [];
-    if (!Array.isArray(tags)) throw new RegistryError(`${subject}: malformed tag list`);
-    return tags.filter((t): t is string => typeof t === 'string');
   }
 
   async close(): Promise<void> {

@@ -171,10 +171,10 @@ describe.each(modes)('RegistryClient against docker-registry (auth: %s)', (mode)
   it('lists tags, and gives [] once the last tag is gone', async () => {
     await Promise.all([reg.pushImage('tags/app', 'a'), reg.pushImage('tags/app', 'b')]);
     const c = client();
-    expect((await c.listTags(ref('tags/app:a'))).sort()).toEqual(['a', 'b']);
+    expect((await c.listTags(ref('tags/app:a'))).tags.sort()).toEqual(['a', 'b']);
     const gone = await reg.pushImage('tags/gone', 'only');
     await reg.deleteManifest('tags/gone', gone.digest);
-    expect(await c.listTags(ref('tags/gone:only'))).toEqual([]);
+    expect(await c.listTags(ref('tags/gone:only'))).toEqual({ tags: [], complete: true, pages: 1 });
   });
 
   it('says "manifest unknown (404)" for a missing tag and a missing digest', async () => {

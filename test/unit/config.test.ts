@@ -378,6 +378,8 @@ describe('resolveImages', () => {
       sortTags: 'default',
       maxTags: 0,
       newerOnly: false,
+      sameFlavour: true,
+      includePrereleases: false,
       source: `${configFile()}:5`,
     });
     expect(api).toMatchObject({

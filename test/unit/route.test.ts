@@ -8,7 +8,7 @@ import type { EventStatus } from '../../src/config/schema.js';
 function image(name: string, extra: Partial<WatchedImage> = {}): WatchedImage {
   return {
     name, ref: parseReference(name), platform: 'linux/amd64', notifyOn: ['new', 'update'], metadata: {},
-    watchRepo: false, includeTags: [], excludeTags: [], sortTags: 'default', maxTags: 0, newerOnly: false, source: 'test.yml:1', ...extra,
+    watchRepo: false, includeTags: [], excludeTags: [], sortTags: 'default', maxTags: 0, newerOnly: false, sameFlavour: true, includePrereleases: false, source: 'test.yml:1', ...extra,
   };
 }
 

@@ -7,7 +7,7 @@
  * is simply detected again by the next one.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UserError, errorMessage } from '../errors.js';
 import { packageRoot } from '../version.js';
@@ -28,7 +28,7 @@ export function openDatabase(path: string, opts: OpenOptions = {}): DB {
     if (file !== ':memory:' && !opts.readonly) mkdirSync(dirname(file), { recursive: true });
     db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
   } catch (err) {
-    throw new UserError(`cannot open database ${file}: ${describeFsError(err)}`);
+    throw new UserError(`cannot open database ${file}: ${describeFsError(err, file)}`);
   }
   try {
     if (!opts.readonly) {
@@ -41,19 +41,66 @@ export function openDatabase(path: string, opts: OpenOptions = {}): DB {
   } catch (err) {
     db.close();
     if (err instanceof UserError) throw err;
-    throw new UserError(`cannot use database ${file}: ${describeFsError(err)}`);
+    throw new UserError(`cannot use database ${file}: ${describeFsError(err, file)}`);
   }
   return db;
 }
 
-/** A filesystem or SQLite failure in words a user can act on. */
-export function describeFsError(err: unknown): string {
-  const code = (err as { code?: string }).code;
-  if (code === 'SQLITE_READONLY' || code === 'EACCES' || code === 'EROFS') return 'not writable (read-only file, folder or disk)';
+const NOT_WRITABLE = 'not writable (read-only file, folder or disk)';
+
+/**
+ * A filesystem or SQLite failure in words a user can act on. SQLite's own codes are vague about
+ * the cause ("unable to open database file", "disk I/O error"), so with `file` the filesystem is
+ * asked: a read-only mount, a missing folder, no space left.
+ */
+export function describeFsError(err: unknown, file?: string): string {
+  const code = String((err as { code?: unknown }).code ?? '');
   if (code === 'SQLITE_FULL' || code === 'ENOSPC') return 'disk full';
+  if (code.startsWith('SQLITE_READONLY') || code === 'EACCES' || code === 'EROFS' || code === 'EPERM') return NOT_WRITABLE;
   if (code === 'SQLITE_NOTADB') return 'not a herald database (file is not SQLite)';
-  if (code === 'SQLITE_CANTOPEN') return 'cannot open the file (missing folder or no permission)';
+  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_IOERR')) {
+    const why = file !== undefined && file !== ':memory:' ? fsProblem(file) : undefined;
+    if (why !== undefined) return why;
+    if (code.startsWith('SQLITE_CANTOPEN')) return 'cannot open the file (missing folder or no permission)';
+    return `I/O error (${code})`;
+  }
   return errorMessage(err);
+}
+
+function fsProblem(file: string): string | undefined {
+  const dir = dirname(file);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return `folder ${dir} does not exist`;
+    return NOT_WRITABLE;
+  }
+  try {
+    accessSync(file, constants.W_OK);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOENT') return NOT_WRITABLE;
+  }
+  try {
+    if (statfsSync(dir).bavail === 0) return 'disk full';
+  } catch {
+    // no statfs here: no more to say
+  }
+  return undefined;
+}
+
+/**
+ * Fails now, with a clear message, when the database cannot be written (a read-only file, folder or
+ * disk that SQLite silently opened read-only, or a disk with no room), rather than at the end of
+ * a run. Setting user_version to its own value is a write that changes nothing.
+ */
+export function probeWritable(db: DB, file: string): void {
+  try {
+    const version = Number(db.pragma('user_version', { simple: true }));
+    db.pragma(`user_version = ${version}`);
+  } catch (err) {
+    throw new UserError(`cannot write database ${file}: ${describeFsError(err, file)}`);
+  }
 }
 
 export interface Migration {

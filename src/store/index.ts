@@ -1,14 +1,20 @@
-import { openDatabase, type DB, type OpenOptions } from './db.js';
+import { describeFsError, openDatabase, probeWritable, type DB, type OpenOptions } from './db.js';
+import { UserError } from '../errors.js';
 import { acquireWriterLock, type WriterLock } from './lock.js';
 import { StateStore, type ImageState } from './state.js';
 import { EventStore } from './events.js';
 import { DeliveryStore } from './deliveries.js';
+import { RepositoryStore, type RepositoryWrite } from './repositories.js';
 import type { HeraldEvent } from '../watch/event.js';
 
 export interface RunWrite {
   states: ImageState[];
   events: HeraldEvent[];
   deliveries: Array<{ id: string; notifier: string; eventIds: string[] }>;
+  /** watchRepo: the tag lists seen in this run. */
+  repositories?: RepositoryWrite[];
+  /** watchRepo: states of tags no longer watched (gone from the repository or no longer selected). */
+  removedStates?: Array<{ image: string; platform: string }>;
 }
 
 /** The database and its table families, with the one write a run makes. */
@@ -16,6 +22,7 @@ export class Store {
   readonly state: StateStore;
   readonly events: EventStore;
   readonly deliveries: DeliveryStore;
+  readonly repositories: RepositoryStore;
   private readonly commitTx;
 
   constructor(
@@ -25,7 +32,10 @@ export class Store {
     this.state = new StateStore(db);
     this.events = new EventStore(db);
     this.deliveries = new DeliveryStore(db);
+    this.repositories = new RepositoryStore(db);
     this.commitTx = db.transaction((w: RunWrite, nowMs: number) => {
+      for (const s of w.removedStates ?? []) this.state.remove(s.image, s.platform);
+      for (const r of w.repositories ?? []) this.repositories.write(r);
       for (const s of w.states) this.state.upsert(s);
       for (const e of w.events) this.events.insert(e);
       for (const d of w.deliveries) this.deliveries.insert({ ...d, nowMs });
@@ -36,16 +46,34 @@ export class Store {
   static open(path: string, opts?: OpenOptions & { writer?: string }): Store {
     const lock = opts?.writer !== undefined ? acquireWriterLock(path, opts.writer) : undefined;
     try {
-      return new Store(openDatabase(path, opts), lock);
+      const db = openDatabase(path, opts);
+      if (lock !== undefined) {
+        try {
+          probeWritable(db, db.name);
+        } catch (err) {
+          db.close();
+          throw err;
+        }
+      }
+      return new Store(db, lock);
     } catch (err) {
       lock?.release();
       throw err;
     }
   }
 
-  /** New state, its events and their deliveries in one transaction: all of it lands, or none. */
+  /** New state, its events and their deliveries (and watchRepo's tag lists) in one transaction: all of it lands, or none. */
   commitRun(write: RunWrite, nowMs = Date.now()): void {
-    this.commitTx(write, nowMs);
+    try {
+      this.commitTx(write, nowMs);
+    } catch (err) {
+      // A full or read-only disk is the user's to fix, not a bug: one line naming the file. The
+      // transaction was rolled back, so the stored state is what it was before the run.
+      if (String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_')) {
+        throw new UserError(`cannot write database ${this.db.name}: ${describeFsError(err, this.db.name)}`);
+      }
+      throw err;
+    }
   }
 
   close(): void {

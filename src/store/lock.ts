@@ -39,7 +39,7 @@ export function acquireWriterLock(dbPath: string, command: string): WriterLock |
     mkdirSync(dirname(path), { recursive: true });
     db = new Database(path, { timeout: 0 });
   } catch (err) {
-    throw new UserError(`cannot open database ${file}: ${describeFsError(err)}`);
+    throw new UserError(`cannot open database ${file}: ${describeFsError(err, file)}`);
   }
   try {
     db.pragma('locking_mode = EXCLUSIVE');
@@ -57,7 +57,7 @@ export function acquireWriterLock(dbPath: string, command: string): WriterLock |
         `database ${file} is in use by ${who}; herald ${command} needs it alone (stop the other serve/check first; images and events work alongside)`,
       );
     }
-    throw new UserError(`cannot open database ${file}: ${describeFsError(err)}`);
+    throw new UserError(`cannot open database ${file}: ${describeFsError(err, file)}`);
   }
   let released = false;
   return {

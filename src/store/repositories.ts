@@ -1,0 +1,62 @@
+/**
+ * The tag lists of watchRepo repositories as last seen (migrations/002_repository_tags.sql): the
+ * memory that tells a tag that appeared from one that was always there.
+ */
+import type { DB } from './db.js';
+
+export interface KnownRepository {
+  repository: string;
+  firstListed: string;
+  tags: Set<string>;
+}
+
+/** One repository's change after a listing: tags to remember, tags to forget. */
+export interface RepositoryWrite {
+  repository: string;
+  at: string;
+  added: string[];
+  removed: string[];
+}
+
+export class RepositoryStore {
+  private readonly getStmt;
+  private readonly tagsStmt;
+  private readonly allStmt;
+  private readonly upsertStmt;
+  private readonly addTagStmt;
+  private readonly removeTagStmt;
+  private readonly removeStmt;
+
+  constructor(private readonly db: DB) {
+    this.getStmt = db.prepare('SELECT repository, first_listed FROM repositories WHERE repository = ?');
+    this.tagsStmt = db.prepare('SELECT tag FROM repository_tags WHERE repository = ?').pluck();
+    this.allStmt = db.prepare('SELECT repository FROM repositories ORDER BY repository').pluck();
+    this.upsertStmt = db.prepare(`INSERT INTO repositories (repository, first_listed, last_listed) VALUES (@repository, @at, @at)
+      ON CONFLICT (repository) DO UPDATE SET last_listed = excluded.last_listed`);
+    this.addTagStmt = db.prepare('INSERT OR IGNORE INTO repository_tags (repository, tag, first_seen) VALUES (?, ?, ?)');
+    this.removeTagStmt = db.prepare('DELETE FROM repository_tags WHERE repository = ? AND tag = ?');
+    this.removeStmt = db.prepare('DELETE FROM repositories WHERE repository = ?');
+  }
+
+  get(repository: string): KnownRepository | undefined {
+    const row = this.getStmt.get(repository) as { repository: string; first_listed: string } | undefined;
+    if (row === undefined) return undefined;
+    return { repository, firstListed: row.first_listed, tags: new Set(this.tagsStmt.all(repository) as string[]) };
+  }
+
+  repositories(): string[] {
+    return this.allStmt.all() as string[];
+  }
+
+  /** Call inside the run's transaction. */
+  write(w: RepositoryWrite): void {
+    this.upsertStmt.run({ repository: w.repository, at: w.at });
+    for (const tag of w.added) this.addTagStmt.run(w.repository, tag, w.at);
+    for (const tag of w.removed) this.removeTagStmt.run(w.repository, tag);
+  }
+
+  /** Forgets a repository and its tags. Returns whether it was known. */
+  remove(repository: string): boolean {
+    return this.removeStmt.run(repository).changes > 0;
+  }
+}

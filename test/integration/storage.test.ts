@@ -100,7 +100,7 @@ describe('storage faults', () => {
       file,
       [
         `db: { path: ${join(dbDir, 'herald.db')} }`,
-        'watch: { schedule: "0 0 1 1 *", runOnStartup: true, jitter: 0 }',
+        'watch: { schedule: "0 0 1 1 *", runOnStartup: false, jitter: 0 }',
         'registries:',
         registryEntry('local', registry.host, registry),
         'images:',
@@ -194,5 +194,81 @@ describe('storage faults', () => {
     expectRefusedAndIntact(s, /^herald: cannot write database .*: disk full$/);
     // It did check the images: the failure came from the write at the end of the run.
     expect(s.stderr.match(/"msg":"first check"/g)?.length).toBe(images.length - 1);
+  });
+
+  describe('two herald processes on one database', () => {
+    function startServe(config: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      for (const k of Object.keys(env)) if (k.startsWith('HERALD_')) delete env[k];
+      const child = spawn(process.execPath, [HERALD, 'serve', '-c', config], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let out = '';
+      child.stderr!.on('data', (d) => (out += d));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      return { child, output: () => out, exited };
+    }
+
+    async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+      const end = Date.now() + ms;
+      while (!cond()) {
+        if (Date.now() > end) throw new Error('timed out waiting');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+
+    const userLines = (stderr: string): string[] => stderr.trim().split('\n').filter((l) => l !== '' && !l.startsWith('{'));
+
+    it('a second serve or check refuses with one line naming the holder; images and events work alongside', async () => {
+      const dir = join(tmp.dir, 'shared');
+      mkdirSync(dir, { recursive: true });
+      copyFileSync(seedDb, join(dir, 'herald.db'));
+      const config = configFor(dir, images.slice(0, 1));
+      const first = startServe(config);
+      try {
+        await until(() => /herald serve started/.test(first.output()));
+        const pid = first.child.pid!;
+        const busy = new RegExp(`^herald: database .*herald\\.db is in use by another herald process \\(pid ${pid}\\)`);
+        for (const command of ['serve', 'check']) {
+          const r = await herald([command, '-c', config]);
+          expect(r.code, r.stderr).toBe(1);
+          expect(userLines(r.stderr)).toHaveLength(1);
+          expect(userLines(r.stderr)[0]).toMatch(busy);
+        }
+        const list = await herald(['images', 'list', '-c', config, '--json']);
+        expect(list.code, list.stderr).toBe(0);
+        expect(JSON.parse(list.stdout).map((s: StateRow) => s.digest)).toEqual(before.state.map((s) => s.digest));
+        const events = await herald(['events', '-c', config, '--json']);
+        expect(events.code, events.stderr).toBe(0);
+        expect(JSON.parse(events.stdout)).toHaveLength(before.events);
+        expect(first.child.exitCode).toBeNull(); // the first one is unharmed
+
+        first.child.kill('SIGTERM');
+        expect(await first.exited).toBe(0);
+        const after = await herald(['check', '-c', config, '--json']);
+        expect(after.code, after.stderr).toBe(0);
+        expect(JSON.parse(after.stdout).images[0].status).toBe('update');
+        expect(readState(join(dir, 'herald.db')).integrity).toBe('ok');
+      } finally {
+        first.child.kill('SIGKILL');
+      }
+    }, timeoutMs);
+
+    it('a SIGKILLed serve leaves no lock behind: the next one starts at once', async () => {
+      const dir = join(tmp.dir, 'killed');
+      mkdirSync(dir, { recursive: true });
+      const config = configFor(dir, []);
+      const first = startServe(config);
+      await until(() => /herald serve started/.test(first.output()));
+      first.child.kill('SIGKILL');
+      expect(await first.exited).toBeNull();
+      const second = startServe(config);
+      try {
+        await until(() => /herald serve started/.test(second.output()) || second.child.exitCode !== null);
+        expect(second.child.exitCode, second.output()).toBeNull();
+        second.child.kill('SIGTERM');
+        expect(await second.exited).toBe(0);
+      } finally {
+        second.child.kill('SIGKILL');
+      }
+    }, timeoutMs);
   });
 });

@@ -16,11 +16,14 @@ import { CredentialStore, TokenCache } from './auth.js';
 import { oneLine, Transport, type ConnectionProfile, type RequestEvent } from './http.js';
 import { isManifestMediaType, MANIFEST_ACCEPT, mediaTypeOfDocument, parseImageConfig, stripMediaTypeParams, type ImageConfigInfo } from './manifest.js';
 import { apiHost, type ImageReference } from './reference.js';
-import { AuthSession, type Target } from './session.js';
+import { RateLimits, type RateLimitInfo } from './ratelimit.js';
+import { AuthSession, type PrepareSummary, type Target } from './session.js';
 import { statusError } from './status.js';
 import { MAX_TAG_PAGES, readTagPages, TAG_PAGE_SIZE, type TagListing } from './tags.js';
 
 export type { RequestEvent, RequestKind } from './http.js';
+export type { RateLimitInfo } from './ratelimit.js';
+export type { PrepareSummary } from './session.js';
 export type { TagListing } from './tags.js';
 
 const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
@@ -74,6 +77,7 @@ export class RegistryClient {
   private readonly transport: Transport;
   private readonly credentials: CredentialStore;
   private readonly session: AuthSession;
+  private readonly limits: RateLimits;
   private readonly logger: Logger;
   private readonly defaultTimeoutMs: number;
   private readonly maxManifestBytes: number;
@@ -83,7 +87,9 @@ export class RegistryClient {
 
   constructor(opts: RegistryClientOptions = {}) {
     this.logger = opts.logger ?? silentLogger;
+    this.limits = new RateLimits(opts.now);
     this.transport = new Transport({
+      rateLimits: this.limits,
       logger: this.logger,
       retries: opts.retries,
       retryBaseMs: opts.retryBaseMs,
@@ -211,6 +217,33 @@ export class RegistryClient {
       fetchPage: (url) =>
         this.session.authorized(target, { url, method: 'GET', headers: { accept: 'application/json' }, kind: 'tags', subject, maxBytes: this.maxBlobBytes }),
     });
+  }
+
+  /**
+   * Call before checking `refs`: pings each registry once and fetches the bearer tokens they need
+   * in a few requests with many scopes each (see AuthSession.prepare). Tokens still cached are
+   * reused, so in `serve` a warm run sends nothing here. Never throws.
+   */
+  async prepare(refs: readonly ImageReference[]): Promise<PrepareSummary> {
+    const targets = new Map<string, Target>();
+    for (const ref of refs) {
+      const key = `${ref.registry}/${ref.repository}`;
+      if (!targets.has(key)) targets.set(key, this.target(ref));
+    }
+    return this.session.prepare([...targets.values()]);
+  }
+
+  /**
+   * What each registry said about its rate limit (RateLimit-Remaining/-Limit, 429s), keyed by
+   * registry name ('docker.io'). A copy: safe to keep or change.
+   */
+  rateLimits(): Map<string, RateLimitInfo> {
+    return this.limits.snapshot();
+  }
+
+  /** The live figures of one registry, as the run loop reads them between checks. */
+  rateLimit(registry: string): Readonly<RateLimitInfo> | undefined {
+    return this.limits.get(registry);
   }
 
   async close(): Promise<void> {

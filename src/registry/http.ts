@@ -4,11 +4,22 @@
  * with backoff and Retry-After, request events and debug logs. It knows nothing about auth flows.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { rootCertificates } from 'node:tls';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { RegistryError, errorMessage } from '../errors.js';
 import { maskUrlCredentials, silentLogger, type Logger } from '../log.js';
 import { userAgent } from '../version.js';
+import type { RateLimits } from './ratelimit.js';
+
+// undici is loaded on the first request, not at import: a command that sends nothing (`check` with
+// no images, `config validate`) should not pay ~50-100 ms for it.
+const requireFromHere = createRequire(import.meta.url);
+let undiciModule: typeof import('undici') | undefined;
+function undici(): typeof import('undici') {
+  undiciModule ??= requireFromHere('undici') as typeof import('undici');
+  return undiciModule;
+}
 
 export type RequestKind = 'ping' | 'token' | 'head' | 'manifest' | 'blob' | 'tags';
 
@@ -61,6 +72,8 @@ export interface TransportOptions {
   /** Use this dispatcher for every request instead of building agents (tests with MockAgent). */
   dispatcher?: Dispatcher;
   sleep?: (ms: number) => Promise<void>;
+  /** Every response's RateLimit-* headers and 429s are recorded here. */
+  rateLimits?: RateLimits;
 }
 
 const MAX_REDIRECTS = 5;
@@ -76,6 +89,7 @@ export class Transport {
   private readonly onRequest: ((e: RequestEvent) => void) | undefined;
   private readonly dispatcher: Dispatcher | undefined;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly rateLimits: RateLimits | undefined;
 
   constructor(opts: TransportOptions = {}) {
     this.logger = opts.logger ?? silentLogger;
@@ -85,6 +99,7 @@ export class Transport {
     this.onRequest = opts.onRequest;
     this.dispatcher = opts.dispatcher;
     this.sleep = opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.rateLimits = opts.rateLimits;
   }
 
   /** Sends with retries. Non-2xx statuses are returned, not thrown; network failures throw RegistryError. */
@@ -153,7 +168,7 @@ export class Transport {
     let status: number | 'error' = 'error';
     let rateLimitRemaining: number | undefined;
     try {
-      const res = await request(url, {
+      const res = await undici().request(url, {
         method: req.method,
         headers: { 'user-agent': userAgent(), ...headers },
         dispatcher: this.dispatcherFor(req.profile),
@@ -166,6 +181,7 @@ export class Transport {
       status = res.statusCode;
       const flat = flattenHeaders(res.headers);
       rateLimitRemaining = parseRateLimit(flat['ratelimit-remaining']);
+      this.rateLimits?.observe(req.registry, status, flat, status === 429 ? parseRetryAfter(flat['retry-after']) : undefined);
       let body: Buffer;
       if (req.method === 'HEAD') {
         await res.body.dump();
@@ -199,7 +215,7 @@ export class Transport {
     const key = `${profile.insecure}|${profile.caFile ?? ''}|${profile.timeoutMs}`;
     let agent = this.agents.get(key);
     if (!agent) {
-      agent = new Agent({
+      agent = new (undici().Agent)({
         keepAliveTimeout: 30_000,
         keepAliveMaxTimeout: 10 * 60_000,
         connect: {

@@ -11,9 +11,12 @@ import { basicAuthorization, type CredentialStore, type Credentials, type TokenC
 import { challengeScopes, chooseChallenge, parseWwwAuthenticate, pullScope, type Challenge } from './challenge.js';
 import { oneLine, type ConnectionProfile, type HttpRequest, type HttpResponse, type Transport } from './http.js';
 import type { ImageReference } from './reference.js';
+import { grantedPullScopes, scopeBatches } from './scopes.js';
 import { statusError } from './status.js';
 
 const TOKEN_MAX_BYTES = 1024 * 1024;
+/** Batched token requests in flight at once during prepare(). */
+const PREPARE_CONCURRENCY = 4;
 const PING_MAX_BYTES = 64 * 1024;
 
 /** Everything needed to talk to one repository. */
@@ -25,6 +28,16 @@ export interface Target {
   origin: string;
   profile: ConnectionProfile;
   entry?: RegistryConfig;
+}
+
+/** What prepare() did, for logs and the benchmark. */
+export interface PrepareSummary {
+  /** Token requests sent (each for a batch of scopes). */
+  tokenRequests: number;
+  /** Scopes asked for in them. */
+  scopes: number;
+  /** Scopes whose token is now cached. */
+  cached: number;
 }
 
 /** What a registry's /v2/ said about auth. */
@@ -129,6 +142,91 @@ export class AuthSession {
     return retried;
   }
 
+  /**
+   * Before a run: one ping per registry origin, then the bearer tokens every repository in `targets`
+   * will need that are not cached yet, as a few token requests with many scopes each (instead of one
+   * request per repository). Each granted scope is cached under its own key, so the checks find
+   * their token without knowing about batches. Scopes a batch token does not grant, and batches that
+   * fail, are left to the usual one-token-per-repository path. Never throws: problems surface in the
+   * checks that follow, per image.
+   */
+  async prepare(targets: readonly Target[]): Promise<PrepareSummary> {
+    const summary: PrepareSummary = { tokenRequests: 0, scopes: 0, cached: 0 };
+    const byOrigin = new Map<string, Target[]>();
+    for (const t of targets) {
+      const key = this.pingKey(t);
+      const list = byOrigin.get(key);
+      if (list) list.push(t);
+      else byOrigin.set(key, [t]);
+    }
+    const jobs: Array<() => Promise<void>> = [];
+    await Promise.all(
+      [...byOrigin.values()].map(async (group) => {
+        let ping: PingResult;
+        try {
+          ping = await this.ping(group[0]!);
+        } catch {
+          return; // each check reports the unreachable registry itself
+        }
+        const challenge = ping.challenge;
+        if (challenge?.scheme !== 'bearer') return;
+        // One batch family per set of credentials (registries entries may differ by path prefix).
+        const families = new Map<string, { credentials: Credentials | undefined; targets: Target[] }>();
+        const seen = new Set<string>();
+        for (const t of group) {
+          const key = this.tokenKey(t, challenge, [pullScope(t.repository)]);
+          if (seen.has(key) || this.tokens.get(key) !== undefined) continue;
+          seen.add(key);
+          const credentials = await this.credentials.lookup(t.registry, t.repository);
+          const id = credentials ? `${credentials.username}\u0000${credentials.password}` : '';
+          const family = families.get(id) ?? { credentials, targets: [] };
+          family.targets.push(t);
+          families.set(id, family);
+        }
+        for (const { credentials, targets: members } of families.values()) {
+          const realmBase = `${challenge.params.realm ?? ''}?service=${encodeURIComponent(challenge.params.service ?? '')}`;
+          const byScope = new Map(members.map((t) => [pullScope(t.repository), t]));
+          for (const batch of scopeBatches(realmBase, [...byScope.keys()])) {
+            jobs.push(() => this.prefetchBatch(challenge, batch.map((s) => byScope.get(s)!), credentials, summary));
+          }
+        }
+      }),
+    );
+    // A few at a time: thousands of images are a few dozen batches.
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < jobs.length) await jobs[next++]!();
+    };
+    await Promise.all(Array.from({ length: Math.min(PREPARE_CONCURRENCY, jobs.length) }, worker));
+    return summary;
+  }
+
+  private async prefetchBatch(challenge: Challenge, targets: Target[], credentials: Credentials | undefined, summary: PrepareSummary): Promise<void> {
+    const first = targets[0]!;
+    const scopes = targets.map((t) => pullScope(t.repository));
+    summary.tokenRequests++;
+    summary.scopes += scopes.length;
+    let answer: { token: string; expiresIn: number | undefined };
+    try {
+      answer = await this.requestToken(first, challenge, scopes, credentials, first.registry);
+    } catch (err) {
+      this.logger.debug({ registry: first.registry, scopes: scopes.length, reason: (err as Error).message }, 'token for many scopes refused; asking per repository');
+      return;
+    }
+    // Only the scopes the token says it grants; an opaque token is trusted for all of them (a 401 on
+    // a check then drops it and asks for that repository's own token).
+    const granted = grantedPullScopes(answer.token);
+    for (const t of targets) {
+      const scope = pullScope(t.repository);
+      if (granted !== undefined && !granted.has(scope)) continue;
+      this.tokens.set(this.tokenKey(t, challenge, [scope]), answer.token, answer.expiresIn);
+      summary.cached++;
+    }
+    if (granted !== undefined && granted.size < scopes.length) {
+      this.logger.debug({ registry: first.registry, asked: scopes.length, granted: granted.size }, 'token granted only some scopes; the others get their own token');
+    }
+  }
+
   private tokenKey(target: Target, challenge: Challenge, scopes: string[]): string {
     return `${target.origin}|${challenge.params.realm ?? ''}|${challenge.params.service ?? ''}|${scopes.join(' ')}`;
   }
@@ -158,6 +256,19 @@ export class AuthSession {
   }
 
   private async fetchToken(target: Target, challenge: Challenge, scopes: string[], credentials: Credentials | undefined, key: string, subject: string): Promise<string> {
+    const { token, expiresIn } = await this.requestToken(target, challenge, scopes, credentials, subject);
+    this.tokens.set(key, token, expiresIn);
+    return token;
+  }
+
+  /** One GET of the token realm for `scopes` (several `scope` parameters when there are several). */
+  private async requestToken(
+    target: Target,
+    challenge: Challenge,
+    scopes: string[],
+    credentials: Credentials | undefined,
+    subject: string,
+  ): Promise<{ token: string; expiresIn: number | undefined }> {
     const realmText = challenge.params.realm ?? '';
     let realm: URL;
     try {
@@ -195,8 +306,7 @@ export class AuthSession {
     const token = typeof doc.token === 'string' && doc.token.length > 0 ? doc.token : typeof doc.access_token === 'string' && doc.access_token.length > 0 ? doc.access_token : undefined;
     if (token === undefined) throw new RegistryError(`${subject}: token response from ${realm.host} has no token`);
     const expiresIn = typeof doc.expires_in === 'number' ? doc.expires_in : undefined;
-    this.tokens.set(key, token, expiresIn);
-    return token;
+    return { token, expiresIn };
   }
 }
 

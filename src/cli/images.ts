@@ -1,5 +1,6 @@
 import { resolveImages } from '../config/images.js';
 import { stateKey } from '../store/state.js';
+import { followedByWatchRepo, repositoryKey } from '../watch/expand.js';
 import { imageArgument, loadFromOptions, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';
 
 export async function list(...args: unknown[]): Promise<number> {
@@ -85,12 +86,17 @@ export async function remove(ref: unknown, ...args: unknown[]): Promise<number> 
 export async function prune(...args: unknown[]): Promise<number> {
   const opts = optionsOf(args);
   const loaded = await loadFromOptions(opts);
-  const watched = new Set((await resolveImages(loaded)).map((i) => stateKey(i.ref.name, i.platform)));
+  const images = await resolveImages(loaded);
+  const watched = new Set(images.map((i) => stateKey(i.ref.name, i.platform)));
+  const watchedRepositories = new Set(images.filter((i) => i.watchRepo).map((i) => repositoryKey(i.ref)));
   const store = openStore(loaded);
   try {
-    const stale = store.state.all().filter((s) => !watched.has(stateKey(s.image, s.platform)));
+    // Tags found by watchRepo are not in the config; they stay while their repository is watched.
+    const stale = store.state.all().filter((s) => !watched.has(stateKey(s.image, s.platform)) && !followedByWatchRepo(s, images));
+    const staleRepositories = store.repositories.repositories().filter((r) => !watchedRepositories.has(r));
     store.db.transaction(() => {
       for (const s of stale) store.state.remove(s.image, s.platform);
+      for (const r of staleRepositories) store.repositories.remove(r);
     })();
     for (const s of stale) print(`removed ${s.image} (${s.platform})`);
     print(`pruned ${stale.length} image state${stale.length === 1 ? '' : 's'}`);

@@ -117,18 +117,26 @@ export async function checkImage(client: ManifestSource, target: CheckTarget, pr
       error: null,
     };
   } catch (err) {
-    return {
-      ...base,
-      status: 'error',
-      digest: previous?.digest ?? null,
-      mediaType: previous?.mediaType ?? null,
-      platformDigest: previous?.platformDigest ?? null,
-      created: previous?.created ?? null,
-      labels: previous?.labels ?? {},
-      error: oneLine(errorMessage(err)),
-      unexpected: err instanceof UserError ? undefined : err,
-    };
+    return errorOutcome(errorMessage(err), previous, err instanceof UserError ? undefined : err);
   }
+}
+
+/** A failed check: the previous state's values, untouched, and the error as one line. */
+export function errorOutcome(message: string, previous: ImageState | undefined, unexpected?: unknown): CheckOutcome {
+  const outcome: CheckOutcome = {
+    status: 'error',
+    firstCheck: previous?.digest == null,
+    digest: previous?.digest ?? null,
+    previousDigest: previous?.digest ?? null,
+    mediaType: previous?.mediaType ?? null,
+    platformDigest: previous?.platformDigest ?? null,
+    previousPlatformDigest: previous?.platformDigest ?? null,
+    created: previous?.created ?? null,
+    labels: previous?.labels ?? {},
+    error: oneLine(message),
+  };
+  if (unexpected !== undefined) outcome.unexpected = unexpected;
+  return outcome;
 }
 
 function oneLine(s: string): string {

@@ -1,6 +1,7 @@
 /**
- * One run: resolve the watched images (include files are re-read), check them with a bounded pool,
- * then write every new state, event and delivery in one transaction.
+ * One run: resolve the watched images (include files are re-read), expand watchRepo images into
+ * their tags (expand.ts), check everything with a bounded pool, then write every new state, event
+ * and delivery in one transaction.
  *
  * Results are committed once, at the end of the run: a crash mid-run leaves the previous state in
  * place, so the next run detects the same changes again. Nothing is lost, and nothing is half-stored.
@@ -10,7 +11,8 @@ import type { LoadedConfig } from '../config/load.js';
 import { resolveImages, type WatchedImage } from '../config/images.js';
 import type { Store } from '../store/index.js';
 import { stateKey, type ImageState } from '../store/state.js';
-import { checkImage, type CheckOutcome, type ManifestSource } from './check.js';
+import { checkImage, errorOutcome, type CheckOutcome, type ManifestSource } from './check.js';
+import { expandImages, repositoryWrites, type CheckItem, type DroppedTag, type TagLister } from './expand.js';
 import { newEventId, type HeraldEvent } from './event.js';
 import { mapPool } from './pool.js';
 import { planDeliveries, type RoutedEvent } from '../notify/route.js';
@@ -38,7 +40,7 @@ export interface RunReport {
 export interface RunContext {
   loaded: LoadedConfig;
   store: Store;
-  client: ManifestSource;
+  client: ManifestSource & TagLister;
   logger: Logger;
 }
 
@@ -60,18 +62,31 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   const started = now();
   const t0 = performance.now();
   const { config } = ctx.loaded;
-  let images = await resolveImages(ctx.loaded);
-  if (opts.only) images = images.filter(opts.only);
+  const all = await resolveImages(ctx.loaded);
+  const images = opts.only ? all.filter(opts.only) : all;
 
   const previous = ctx.store.state.map();
+  const expansion = await expandImages(images, {
+    lister: ctx.client,
+    known: (repository) => ctx.store.repositories.get(repository),
+    previous,
+    all,
+    concurrency: config.watch.workers,
+    ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
+    logger: ctx.logger,
+  });
+  const { items } = expansion;
   const outcomes = await mapPool(
-    images,
+    items,
     config.watch.workers,
-    async (image) => {
+    async (item) => {
+      const { image } = item;
       const prev = previous.get(stateKey(image.ref.name, image.platform));
-      const detailsOnFirstCheck = config.watch.firstCheckNotify && image.notifyOn.includes('new');
-      const outcome = await checkImage(ctx.client, { ref: image.ref, platform: image.platform, detailsOnFirstCheck }, prev);
-      logOutcome(ctx.logger, image, outcome);
+      const outcome =
+        item.failure !== undefined
+          ? errorOutcome(item.failure, prev)
+          : await checkImage(ctx.client, { ref: image.ref, platform: image.platform, detailsOnFirstCheck: wantsDetails(item, config.watch.firstCheckNotify) }, prev);
+      logOutcome(ctx.logger, item, outcome);
       return outcome;
     },
     { signal: opts.signal, onSkip: () => undefined as CheckOutcome | undefined },
@@ -81,7 +96,8 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   const states: ImageState[] = [];
   const routed: RoutedEvent[] = [];
   const reports: ImageReport[] = [];
-  images.forEach((image, i) => {
+  items.forEach((item, i) => {
+    const { image } = item;
     const outcome = outcomes[i];
     const prev = previous.get(stateKey(image.ref.name, image.platform));
     if (outcome === undefined) {
@@ -97,13 +113,22 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
       error: outcome.error,
     });
     states.push(nextState(image, outcome, prev, detectedAt));
-    const event = eventFor(image, outcome, prev, detectedAt);
-    if (event !== undefined) routed.push({ event, image, firstCheck: outcome.firstCheck });
+    const event = eventFor(item, outcome, prev, detectedAt);
+    // An expanded tag's first sighting is notified only when the tag appeared after the repository's first listing.
+    const firstCheck = item.expanded !== undefined ? outcome.firstCheck && !item.expanded.appeared : outcome.firstCheck;
+    if (event !== undefined) routed.push({ event, image, firstCheck });
   });
 
   const deliveries = planDeliveries(routed, config.notifiers, config.watch.firstCheckNotify);
   const events = routed.map((r) => r.event);
-  ctx.store.commitRun({ states, events, deliveries });
+  ctx.store.commitRun({
+    states,
+    events,
+    deliveries,
+    repositories: repositoryWrites(expansion, outcomes, detectedAt),
+    removedStates: expansion.drops.map((d) => ({ image: d.image, platform: d.platform })),
+  });
+  for (const drop of expansion.drops) logDrop(ctx.logger, drop);
 
   const durationMs = Math.round(performance.now() - t0);
   const count = (s: ImageRunStatus) => reports.filter((r) => r.status === s).length;
@@ -133,14 +158,28 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   };
 }
 
-function logOutcome(logger: Logger, image: WatchedImage, o: CheckOutcome): void {
+/** Fetch created/labels on a first sighting only when its `new` event will be notified. */
+function wantsDetails(item: CheckItem, firstCheckNotify: boolean): boolean {
+  if (!item.image.notifyOn.includes('new')) return false;
+  return firstCheckNotify || item.expanded?.appeared === true;
+}
+
+function logDrop(logger: Logger, d: DroppedTag): void {
+  const why = d.gone ? 'is gone from the repository' : `is no longer selected by the watchRepo options of ${d.owner}`;
+  logger.info({ image: d.image, platform: d.platform, tag: d.tag, watchedBy: d.owner }, `dropped ${d.image} (${d.platform}): tag ${d.tag} ${why}`);
+}
+
+function logOutcome(logger: Logger, item: CheckItem, o: CheckOutcome): void {
+  const { image } = item;
   const fields = { image: image.ref.name, platform: image.platform, digest: o.digest };
   switch (o.status) {
     case 'unchanged':
       logger.debug(fields, 'unchanged');
       break;
     case 'new':
-      logger.info(fields, o.firstCheck ? 'first check' : 'new');
+      // A repository's first listing can bring hundreds of tags: their first sightings are debug lines.
+      if (item.expanded !== undefined && !item.expanded.appeared) logger.debug(fields, 'first check');
+      else logger.info(fields, o.firstCheck && item.expanded === undefined ? 'first check' : 'new');
       break;
     case 'update':
       logger.info({ ...fields, previousDigest: o.previousDigest }, 'update');
@@ -180,12 +219,13 @@ function nextState(image: WatchedImage, o: CheckOutcome, prev: ImageState | unde
   };
 }
 
-function eventFor(image: WatchedImage, o: CheckOutcome, prev: ImageState | undefined, at: string): HeraldEvent | undefined {
+function eventFor(item: CheckItem, o: CheckOutcome, prev: ImageState | undefined, at: string): HeraldEvent | undefined {
   if (o.status === 'unchanged') return undefined;
   // An image that keeps failing raises one error event, when it starts failing.
   if (o.status === 'error' && prev?.error != null) return undefined;
+  const { image } = item;
   const { ref } = image;
-  return {
+  const event: HeraldEvent = {
     id: newEventId(),
     status: o.status,
     image: ref.name,
@@ -205,4 +245,6 @@ function eventFor(image: WatchedImage, o: CheckOutcome, prev: ImageState | undef
     detectedAt: at,
     error: o.error,
   };
+  if (item.expanded?.currentTag !== undefined) event.currentTag = item.expanded.currentTag;
+  return event;
 }

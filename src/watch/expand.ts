@@ -1,0 +1,253 @@
+/**
+ * watchRepo expansion: the configured images → what one run checks.
+ *
+ * A plain image is one check. A watchRepo image is its own tag (checked like a plain image) plus one
+ * check per tag that select.ts keeps from the repository's tag list. Each repository is listed once
+ * per run, however many images watch it. A tag found this way is checked with its owner's settings
+ * (platform, notifyOn, notifiers, metadata); its state is its own (tag reference, platform).
+ *
+ * What counts as a tag that *appeared*: a tag in this listing that was not in the repository's last
+ * recorded listing. Only those have their `new` event notified; on a repository's first listing
+ * every tag is a first sighting, notified only with watch.firstCheckNotify. A tag whose first check
+ * fails (or is skipped by a shutdown) is not recorded, so it still counts as appeared next run.
+ */
+import type { WatchedImage } from '../config/images.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { parseReference, withTag, type ImageReference } from '../registry/reference.js';
+import type { TagListing } from '../registry/tags.js';
+import type { KnownRepository, RepositoryWrite } from '../store/repositories.js';
+import { stateKey, type ImageState } from '../store/state.js';
+import type { CheckOutcome } from './check.js';
+import { mapPool } from './pool.js';
+import { selectTags } from './select.js';
+
+/** The part of RegistryClient expansion uses. */
+export interface TagLister {
+  listTags(ref: ImageReference): Promise<TagListing>;
+}
+
+export interface CheckItem {
+  /** What is checked. For a tag found by watchRepo: the owner's settings with the tag's reference. */
+  image: WatchedImage;
+  /** The configured image this check comes from (the image itself unless expanded). */
+  owner: WatchedImage;
+  /** Set for a tag found by watchRepo (never for the image's own tag). */
+  expanded?: {
+    /** The tag appeared after the repository's first listing: its `new` event is notified. */
+    appeared: boolean;
+    /** With newerOnly: the owner's own tag, carried by the events as currentTag. */
+    currentTag?: string;
+  };
+  /** Set when the check cannot run because listing the repository's tags failed. */
+  failure?: string;
+}
+
+export interface DroppedTag {
+  image: string;
+  platform: string;
+  tag: string;
+  /** The configured image that watched it. */
+  owner: string;
+  /** True: no longer in the repository. False: still there but no longer selected (filters, maxTags, newerOnly). */
+  gone: boolean;
+}
+
+interface Listed {
+  repository: string;
+  listing?: TagListing;
+  error?: string;
+  known?: KnownRepository;
+}
+
+export interface Expansion {
+  items: CheckItem[];
+  drops: DroppedTag[];
+  /** Successful listings, one per repository. */
+  listings: Listed[];
+}
+
+export interface ExpandOptions {
+  lister: TagLister;
+  /** The repository's recorded listing (store.repositories.get). */
+  known: (repository: string) => KnownRepository | undefined;
+  /** State of every (image, platform) before this run. */
+  previous: ReadonlyMap<string, ImageState>;
+  /** Every configured image, when `images` is a subset (check --image): tags watched by the others are left alone. */
+  all?: readonly WatchedImage[];
+  concurrency: number;
+  signal?: AbortSignal;
+  logger: Logger;
+}
+
+export function repositoryKey(ref: ImageReference): string {
+  return `${ref.registry}/${ref.repository}`;
+}
+
+export async function expandImages(images: readonly WatchedImage[], opts: ExpandOptions): Promise<Expansion> {
+  const all = opts.all ?? images;
+  // Configured images own their state keys: an expanded tag never takes one over.
+  const claimed = new Set(all.map((i) => stateKey(i.ref.name, i.platform)));
+
+  const refs = new Map<string, ImageReference>(); // one listing per repository
+  for (const image of images) if (image.watchRepo && !refs.has(repositoryKey(image.ref))) refs.set(repositoryKey(image.ref), image.ref);
+  const listed = await mapPool(
+    [...refs.keys()],
+    opts.concurrency,
+    async (repository): Promise<Listed> => {
+      try {
+        const listing = await opts.lister.listTags(refs.get(repository)!);
+        const known = opts.known(repository);
+        return { repository, listing, ...(known !== undefined ? { known } : {}) };
+      } catch (err) {
+        return { repository, error: errorMessage(err) };
+      }
+    },
+    { signal: opts.signal, onSkip: (repository) => ({ repository, error: 'not listed: the run was stopped' }) },
+  );
+  const byRepo = new Map(listed.map((l) => [l.repository, l]));
+
+  const items: CheckItem[] = [];
+  const selected = new Map<string, Set<string>>(); // `${repository}\0${platform}` → expanded state keys
+  const failedGroups = new Set<string>();
+  for (const image of images) {
+    if (!image.watchRepo) {
+      items.push({ image, owner: image });
+      continue;
+    }
+    const repository = repositoryKey(image.ref);
+    const group = `${repository}\u0000${image.platform}`;
+    const result = byRepo.get(repository)!;
+    if (result.listing === undefined) {
+      failedGroups.add(group);
+      items.push({ image, owner: image, failure: `${image.ref.name}: cannot list the repository's tags: ${result.error}` });
+      continue;
+    }
+    let kept: string[];
+    try {
+      const selection = selectTags(result.listing.tags, image);
+      kept = selection.kept;
+      opts.logger.debug(
+        { image: image.ref.name, platform: image.platform, listed: result.listing.tags.length, kept: kept.length, dropped: selection.dropped },
+        `watchRepo: ${kept.length} of ${result.listing.tags.length} tags kept`,
+      );
+    } catch (err) {
+      failedGroups.add(group);
+      items.push({ image, owner: image, failure: `${image.ref.name}: ${errorMessage(err)}` });
+      continue;
+    }
+    items.push({ image, owner: image });
+    const keys = selected.get(group) ?? new Set<string>();
+    selected.set(group, keys);
+    for (const tag of kept) {
+      const ref = withTag(image.ref, tag);
+      const key = stateKey(ref.name, image.platform);
+      if (claimed.has(key)) continue; // a configured image, or another watcher of the repository got it first
+      claimed.add(key);
+      keys.add(key);
+      const appeared = result.known !== undefined && !result.known.tags.has(tag);
+      const expanded: NonNullable<CheckItem['expanded']> = { appeared };
+      if (image.newerOnly && image.ref.tag !== undefined) expanded.currentTag = image.ref.tag;
+      items.push({ image: { ...image, name: ref.name, ref }, owner: image, expanded });
+    }
+  }
+
+  return {
+    items,
+    drops: dropsOf(images, all, byRepo, selected, failedGroups, claimed, opts.previous),
+    listings: listed.filter((l) => l.listing !== undefined),
+  };
+}
+
+/**
+ * States of tags a watchRepo image no longer follows. Only where the whole picture is known: the
+ * listing succeeded and was complete, and every configured watcher of that repository and platform
+ * took part in this run.
+ */
+function dropsOf(
+  images: readonly WatchedImage[],
+  all: readonly WatchedImage[],
+  byRepo: ReadonlyMap<string, Listed>,
+  selected: ReadonlyMap<string, Set<string>>,
+  failedGroups: ReadonlySet<string>,
+  claimed: ReadonlySet<string>,
+  previous: ReadonlyMap<string, ImageState>,
+): DroppedTag[] {
+  const running = new Set(images);
+  const owners = new Map<string, WatchedImage>();
+  const incomplete = new Set<string>();
+  for (const image of all) {
+    if (!image.watchRepo) continue;
+    const repository = repositoryKey(image.ref);
+    const group = `${repository}\u0000${image.platform}`;
+    if (!owners.has(group)) owners.set(group, image);
+    if (!running.has(image) || failedGroups.has(group) || byRepo.get(repository)?.listing?.complete !== true) incomplete.add(group);
+  }
+  const listedTags = new Map<string, Set<string>>();
+  const drops: DroppedTag[] = [];
+  for (const state of previous.values()) {
+    let ref: ImageReference;
+    try {
+      ref = parseReference(state.image);
+    } catch {
+      continue;
+    }
+    if (ref.tag === undefined || ref.digest !== undefined) continue;
+    const repository = repositoryKey(ref);
+    const group = `${repository}\u0000${state.platform}`;
+    const owner = owners.get(group);
+    if (owner === undefined || incomplete.has(group)) continue;
+    const key = stateKey(state.image, state.platform);
+    if (claimed.has(key)) continue;
+    let tags = listedTags.get(repository);
+    if (tags === undefined) {
+      tags = new Set(byRepo.get(repository)!.listing!.tags);
+      listedTags.set(repository, tags);
+    }
+    drops.push({ image: state.image, platform: state.platform, tag: ref.tag, owner: owner.ref.name, gone: !tags.has(ref.tag) });
+  }
+  return drops;
+}
+
+/** Whether a stored state is a tag that a watchRepo image among `images` may follow (for prune). */
+export function followedByWatchRepo(state: Pick<ImageState, 'image' | 'platform'>, images: readonly WatchedImage[]): boolean {
+  let ref: ImageReference;
+  try {
+    ref = parseReference(state.image);
+  } catch {
+    return false;
+  }
+  if (ref.tag === undefined || ref.digest !== undefined) return false;
+  const repository = repositoryKey(ref);
+  return images.some((i) => i.watchRepo && i.platform === state.platform && repositoryKey(i.ref) === repository);
+}
+
+/**
+ * What to record of each listing after the checks ran: tags to remember and tags to forget. A tag
+ * that appeared but whose check failed or was skipped is not remembered yet, so the next run still
+ * treats it as appeared and notifies it once it can be checked.
+ */
+export function repositoryWrites(expansion: Expansion, outcomes: ReadonlyArray<CheckOutcome | undefined>, at: string): RepositoryWrite[] {
+  const unresolved = new Map<string, Set<string>>();
+  expansion.items.forEach((item, i) => {
+    if (item.expanded?.appeared !== true) return;
+    const outcome = outcomes[i];
+    if (outcome !== undefined && outcome.status !== 'error') return;
+    const repository = repositoryKey(item.image.ref);
+    const set = unresolved.get(repository) ?? new Set<string>();
+    set.add(item.image.ref.tag!);
+    unresolved.set(repository, set);
+  });
+  return expansion.listings.map(({ repository, listing, known }) => {
+    const tags = listing!.tags;
+    if (known === undefined) return { repository, at, added: [...tags], removed: [] };
+    const skip = unresolved.get(repository);
+    const now = new Set(tags);
+    return {
+      repository,
+      at,
+      added: tags.filter((t) => !known.tags.has(t) && !(skip?.has(t) ?? false)),
+      removed: listing!.complete ? [...known.tags].filter((t) => !now.has(t)) : [],
+    };
+  });
+}

@@ -25,3 +25,87 @@ export async function mapPool<T, R>(
   await Promise.all(Array.from({ length: n }, worker));
   return results;
 }
+
+export interface KeyedPoolOptions<T, R> {
+  /** At most this many items in flight in all. */
+  concurrency: number;
+  /** The group an item belongs to (its registry). */
+  keyOf: (item: T) => string;
+  /** At most this many items of one group in flight. */
+  limitOf: (key: string) => number;
+  signal?: AbortSignal;
+  onSkip?: (item: T) => R;
+}
+
+/**
+ * mapPool with a second bound per group: `concurrency` in flight overall, and at most
+ * `limitOf(key)` of one group. Free slots go to the groups in turn, so a slow or rate-limited
+ * registry holds at most its own share of the workers and the other registries keep moving.
+ * Items of one group start in their order; results keep the items' order.
+ */
+export function mapPoolByKey<T, R>(items: readonly T[], opts: KeyedPoolOptions<T, R>, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  const queues = new Map<string, { pending: number[]; head: number; running: number; limit: number }>();
+  for (let i = 0; i < items.length; i++) {
+    const key = opts.keyOf(items[i]!);
+    let q = queues.get(key);
+    if (!q) {
+      q = { pending: [], head: 0, running: 0, limit: Math.max(1, opts.limitOf(key)) };
+      queues.set(key, q);
+    }
+    q.pending.push(i);
+  }
+  const groups = [...queues.values()];
+  const concurrency = Math.max(1, opts.concurrency);
+  let active = 0;
+  let turn = 0;
+  let left = items.length;
+
+  return new Promise<R[]>((resolve, reject) => {
+    let failed = false;
+    const finish = (): void => {
+      if (left === 0 && !failed) resolve(results);
+    };
+    const pump = (): void => {
+      while (!failed && active < concurrency) {
+        // The next group (round robin) with queued items and a free slot.
+        let picked: (typeof groups)[number] | undefined;
+        for (let n = 0; n < groups.length; n++) {
+          const g = groups[(turn + n) % groups.length]!;
+          if (g.head < g.pending.length && g.running < g.limit) {
+            picked = g;
+            turn = (turn + n + 1) % groups.length;
+            break;
+          }
+        }
+        if (!picked) break;
+        const i = picked.pending[picked.head++]!;
+        const item = items[i]!;
+        if (opts.signal?.aborted && opts.onSkip) {
+          results[i] = opts.onSkip(item);
+          left--;
+          continue;
+        }
+        const group = picked;
+        group.running++;
+        active++;
+        work(item, i).then(
+          (r) => {
+            results[i] = r;
+            group.running--;
+            active--;
+            left--;
+            pump();
+            finish();
+          },
+          (err: unknown) => {
+            failed = true;
+            reject(err);
+          },
+        );
+      }
+      finish();
+    };
+    pump();
+  });
+}

@@ -443,6 +443,14 @@ describe('resolveImages', () => {
     );
   });
 
+  it('rejects watchRepo + newerOnly on an image whose tag is not a version, naming the line', async () => {
+    const loaded = await load('defaults:\n  newerOnly: true\nimages:\n  - name: nginx:1.27.2-alpine\n    watchRepo: true\n  - name: nginx:mainline-alpine\n    watchRepo: true\n  - name: redis:latest\n');
+    const err = await failure(resolveImages(loaded));
+    expect(err.message).toBe(
+      `${configFile()}:6:11: images[1].name: newerOnly needs a version tag to compare with (like 1.27.2 or v3.2.1-alpine); "mainline-alpine" is not one`,
+    );
+  });
+
   it('gives images created from the environment that as their source', async () => {
     const [image] = await resolveImages(await load('', { HERALD_IMAGES_0_NAME: 'nginx' }));
     expect(image?.source).toBe('environment HERALD_IMAGES_0_NAME');

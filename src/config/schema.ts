@@ -80,6 +80,13 @@ export const registrySchema = z
     insecure: z.boolean().default(false),
     caFile: z.string().optional(),
     timeout: duration.prefault('15s'),
+    concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe('checks in flight at once on this registry (default: watch.workers, at most 16)'),
   })
   .strict();
 export type RegistryConfig = z.infer<typeof registrySchema>;

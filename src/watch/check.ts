@@ -12,7 +12,7 @@
 import { parsePlatform, formatPlatform, isIndexMediaType, selectPlatform, platformsOf, configDigestOf } from '../registry/manifest.js';
 import type { ImageConfigInfo } from '../registry/manifest.js';
 import type { ImageReference } from '../registry/reference.js';
-import { UserError, errorMessage } from '../errors.js';
+import { RegistryError, UserError, errorMessage } from '../errors.js';
 import type { ImageState } from '../store/state.js';
 
 /** The part of RegistryClient a check uses (structural, so tests and benches can wrap it). */
@@ -45,6 +45,8 @@ export interface CheckOutcome {
   error: string | null;
   /** Set when the error is not one a user or registry can cause: a bug, logged with its stack. */
   unexpected?: unknown;
+  /** The check failed on a 429 (or was stopped to spare a nearly spent budget): the run defers it. */
+  rateLimited?: boolean;
 }
 
 export async function checkImage(client: ManifestSource, target: CheckTarget, previous: ImageState | undefined): Promise<CheckOutcome> {
@@ -117,7 +119,9 @@ export async function checkImage(client: ManifestSource, target: CheckTarget, pr
       error: null,
     };
   } catch (err) {
-    return errorOutcome(errorMessage(err), previous, err instanceof UserError ? undefined : err);
+    const outcome = errorOutcome(errorMessage(err), previous, err instanceof UserError ? undefined : err);
+    if (err instanceof RegistryError && err.status === 429) outcome.rateLimited = true;
+    return outcome;
   }
 }
 

@@ -14,9 +14,17 @@ import { stateKey, type ImageState } from '../store/state.js';
 import { checkImage, errorOutcome, type CheckOutcome, type ManifestSource } from './check.js';
 import { expandImages, repositoryWrites, type CheckItem, type DroppedTag, type TagLister } from './expand.js';
 import { newEventId, type HeraldEvent } from './event.js';
-import { mapPool } from './pool.js';
+import { mapPoolByKey } from './pool.js';
+import { RunBudget, type RateLimitSource } from './budget.js';
 import { planDeliveries, type RoutedEvent } from '../notify/route.js';
 import { hubLink } from '../registry/hublink.js';
+import { normalizeEntryHost } from '../registry/auth.js';
+import type { ImageReference } from '../registry/reference.js';
+import { RegistryError } from '../errors.js';
+import type { Config } from '../config/schema.js';
+
+/** Checks in flight per registry unless its entry sets `concurrency` (and never more than watch.workers). */
+export const DEFAULT_REGISTRY_CONCURRENCY = 16;
 
 export type ImageRunStatus = 'new' | 'update' | 'unchanged' | 'error' | 'skipped';
 
@@ -37,10 +45,16 @@ export interface RunReport {
   deliveries: { sent: number; pending: number; failed: number };
 }
 
+/** Optional client abilities a run uses when present (RegistryClient has them; test doubles may not). */
+export interface RunClientExtras extends RateLimitSource {
+  /** Pings and tokens for these images in a few requests, before the checks start. */
+  prepare?(refs: readonly ImageReference[]): Promise<unknown>;
+}
+
 export interface RunContext {
   loaded: LoadedConfig;
   store: Store;
-  client: ManifestSource & TagLister;
+  client: ManifestSource & TagLister & RunClientExtras;
   logger: Logger;
 }
 
@@ -52,20 +66,40 @@ export interface RunOptions {
   now?: () => Date;
 }
 
+/** Where a run's time went, in ms (the benchmark prints these; SQLite work is stateLoad + commit). */
+export interface RunTimings {
+  stateLoadMs: number;
+  prepareMs: number;
+  checksMs: number;
+  commitMs: number;
+  totalMs: number;
+}
+
 export interface RunResult {
   report: RunReport;
   events: HeraldEvent[];
+  timings: RunTimings;
 }
 
 export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<RunResult> {
   const now = opts.now ?? (() => new Date());
   const started = now();
+  const startedMs = Date.now();
   const t0 = performance.now();
   const { config } = ctx.loaded;
   const all = await resolveImages(ctx.loaded);
   const images = opts.only ? all.filter(opts.only) : all;
 
+  const tLoad = performance.now();
   const previous = ctx.store.state.map();
+  const stateLoadMs = performance.now() - tLoad;
+
+  // One ping per registry and a few many-scope token requests, instead of a token per repository
+  // fetched by whichever check comes first. A warm `serve` has them all cached and sends nothing.
+  const tPrepare = performance.now();
+  if (ctx.client.prepare !== undefined && images.length > 0) await ctx.client.prepare(images.map((i) => i.ref));
+  const prepareMs = performance.now() - tPrepare;
+
   const expansion = await expandImages(images, {
     lister: ctx.client,
     known: (repository) => ctx.store.repositories.get(repository),
@@ -76,21 +110,48 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     logger: ctx.logger,
   });
   const { items } = expansion;
-  const outcomes = await mapPool(
-    items,
-    config.watch.workers,
-    async (item) => {
+  const budget = new RunBudget(ctx.client, items.filter((i) => i.failure === undefined).map((i) => i.image.ref.registry), ctx.logger, startedMs);
+  const source = budgeted(ctx.client, budget);
+  // Least recently checked first (never checked before all): what a rate limit deferred goes first next time.
+  const lastChecked = (item: CheckItem) => previous.get(stateKey(item.image.ref.name, item.image.platform))?.lastChecked ?? '';
+  const order = items.map((_, i) => i).sort((a, b) => compare(lastChecked(items[a]!), lastChecked(items[b]!)));
+  const limitOf = registryLimits(config);
+
+  const tChecks = performance.now();
+  const ordered = await mapPoolByKey(
+    order,
+    {
+      concurrency: config.watch.workers,
+      keyOf: (i) => items[i]!.image.ref.registry,
+      limitOf,
+      signal: opts.signal,
+      onSkip: () => undefined as CheckOutcome | undefined,
+    },
+    async (i) => {
+      const item = items[i]!;
       const { image } = item;
       const prev = previous.get(stateKey(image.ref.name, image.platform));
-      const outcome =
-        item.failure !== undefined
-          ? errorOutcome(item.failure, prev)
-          : await checkImage(ctx.client, { ref: image.ref, platform: image.platform, detailsOnFirstCheck: wantsDetails(item, config.watch.firstCheckNotify) }, prev);
+      if (item.failure !== undefined) {
+        const failed = errorOutcome(item.failure, prev);
+        logOutcome(ctx.logger, item, failed);
+        return failed;
+      }
+      if (!budget.admit(image.ref.registry)) return undefined;
+      const outcome = await checkImage(source, { ref: image.ref, platform: image.platform, detailsOnFirstCheck: wantsDetails(item, config.watch.firstCheckNotify) }, prev);
+      if (outcome.rateLimited) {
+        // A rate limit is not the image's failure: no error event, no state change; next run tries again.
+        budget.deferredAfterStart(image.ref.registry, outcome.error ?? 'rate limited');
+        return undefined;
+      }
       logOutcome(ctx.logger, item, outcome);
       return outcome;
     },
-    { signal: opts.signal, onSkip: () => undefined as CheckOutcome | undefined },
   );
+  const outcomes = new Array<CheckOutcome | undefined>(items.length);
+  order.forEach((itemIndex, k) => {
+    outcomes[itemIndex] = ordered[k];
+  });
+  const checksMs = performance.now() - tChecks;
 
   const detectedAt = now().toISOString();
   const states: ImageState[] = [];
@@ -121,6 +182,7 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
 
   const deliveries = planDeliveries(routed, config.notifiers, config.watch.firstCheckNotify);
   const events = routed.map((r) => r.event);
+  const tCommit = performance.now();
   ctx.store.commitRun({
     states,
     events,
@@ -128,9 +190,11 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     repositories: repositoryWrites(expansion, outcomes, detectedAt),
     removedStates: expansion.drops.map((d) => ({ image: d.image, platform: d.platform })),
   });
+  const commitMs = performance.now() - tCommit;
   for (const drop of expansion.drops) logDrop(ctx.logger, drop);
 
-  const durationMs = Math.round(performance.now() - t0);
+  const totalMs = performance.now() - t0;
+  const durationMs = Math.round(totalMs);
   const count = (s: ImageRunStatus) => reports.filter((r) => r.status === s).length;
   ctx.logger.info(
     {
@@ -155,6 +219,38 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
       deliveries: { sent: 0, pending: 0, failed: 0 },
     },
     events,
+    timings: { stateLoadMs, prepareMs, checksMs, commitMs, totalMs },
+  };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The per-registry bound: the smallest `concurrency` of the entries on that host, else the default. */
+function registryLimits(config: Config): (registry: string) => number {
+  const byHost = new Map<string, number>();
+  for (const entry of config.registries) {
+    if (entry.concurrency === undefined) continue;
+    const host = normalizeEntryHost(entry.host).split('/')[0] ?? '';
+    byHost.set(host, Math.min(byHost.get(host) ?? Infinity, entry.concurrency));
+  }
+  const fallback = Math.min(config.watch.workers, DEFAULT_REGISTRY_CONCURRENCY);
+  return (registry) => byHost.get(registry) ?? fallback;
+}
+
+/**
+ * The client as checks see it: manifest GETs (what Docker Hub counts as pulls) first ask the run's
+ * budget, and a changed image whose GETs the budget cannot spare is deferred like a 429.
+ */
+function budgeted(client: ManifestSource, budget: RunBudget): ManifestSource {
+  return {
+    headManifest: (ref, reference) => client.headManifest(ref, reference),
+    getManifest: (ref, reference) =>
+      budget.mayFetch(ref.registry)
+        ? client.getManifest(ref, reference)
+        : Promise.reject(new RegistryError(`${ref.registry}: rate limit nearly spent; ${ref.name} changed and is checked again next run`, { status: 429 })),
+    getImageConfig: (ref, digest) => client.getImageConfig(ref, digest),
   };
 }
 

@@ -1,0 +1,114 @@
+/**
+ * Rate-limit awareness for one run: which checks go ahead, and which are deferred to the next run
+ * (reported `skipped`: no state change, no event) because a registry said its budget is spent.
+ *
+ * - After a 429 a registry is left alone until its Retry-After has passed (a short Retry-After is
+ *   already waited out by the transport: that is the slowing down; a long one defers).
+ * - When the figures a registry sent during this run say the budget cannot cover the checks still
+ *   to go (RateLimit-Remaining below their number), checks continue only while more than a reserve
+ *   (a tenth of the limit) is left; the rest wait for the next run. The run checks the least
+ *   recently checked images first, so deferred images go first next time and none starves.
+ * - Docker Hub counts manifest GETs, not HEADs: its checks always go ahead, and only the GETs of a
+ *   changed image need budget; a changed image that cannot have them is deferred whole.
+ * Figures from earlier runs are not used: the window may have refilled since, and the first
+ * responses of this run bring fresh ones.
+ */
+import type { Logger } from '../log.js';
+import type { RateLimitInfo } from '../registry/ratelimit.js';
+
+/** What a client knows about rate limits (RegistryClient.rateLimit). */
+export interface RateLimitSource {
+  rateLimit?(registry: string): Readonly<RateLimitInfo> | undefined;
+}
+
+/** Registries whose budget only counts manifest GETs (quirk 2). */
+const GETS_ONLY = new Set(['docker.io']);
+/** Manifest GETs a changed image may need: the index and the platform manifest. */
+export const GETS_PER_CHANGE = 2;
+
+export class RunBudget {
+  private readonly left = new Map<string, number>();
+  private readonly deferred = new Map<string, number>();
+  private readonly told = new Set<string>();
+
+  constructor(
+    private readonly source: RateLimitSource,
+    registries: Iterable<string>,
+    private readonly logger: Logger,
+    private readonly runStartMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    for (const r of registries) this.left.set(r, (this.left.get(r) ?? 0) + 1);
+  }
+
+  /** Call as each check is about to start: true to check now, false to defer it. */
+  admit(registry: string): boolean {
+    const left = this.left.get(registry) ?? 1;
+    this.left.set(registry, left - 1);
+    const info = this.source.rateLimit?.(registry);
+    if (info === undefined) return true;
+    const limited = this.limitedReason(info);
+    if (limited !== undefined) return this.defer(registry, limited, left);
+    if (GETS_ONLY.has(registry) || !this.fresh(info) || info.remaining === undefined) return true;
+    if (info.remaining >= left) return true;
+    // Not enough for every check still to go: spend down to the reserve, then stop.
+    if (info.remaining > reserveOf(info)) return true;
+    return this.defer(registry, `rate limit low: ${describe(info)}`, left);
+  }
+
+  /** Before the manifest GETs of a changed image: false when the registry's budget cannot spare them. */
+  mayFetch(registry: string): boolean {
+    const info = this.source.rateLimit?.(registry);
+    if (info === undefined) return true;
+    if (this.limitedReason(info) !== undefined) return false;
+    if (!this.fresh(info) || info.remaining === undefined) return true;
+    return info.remaining - GETS_PER_CHANGE >= reserveOf(info);
+  }
+
+  /** A check that was stopped by a 429 or by mayFetch: counted and told like a deferral. */
+  deferredAfterStart(registry: string, reason: string): void {
+    this.defer(registry, reason, (this.left.get(registry) ?? 0) + 1);
+  }
+
+  /** Deferred checks per registry, for the run's summary. */
+  deferrals(): ReadonlyMap<string, number> {
+    return this.deferred;
+  }
+
+  private fresh(info: Readonly<RateLimitInfo>): boolean {
+    return info.at >= this.runStartMs;
+  }
+
+  private limitedReason(info: Readonly<RateLimitInfo>): string | undefined {
+    if (info.limitedUntil === undefined || info.limitedUntil <= this.now()) return undefined;
+    return `rate limited (429), asked to wait until ${new Date(info.limitedUntil).toISOString()}`;
+  }
+
+  private defer(registry: string, reason: string, left: number): false {
+    this.deferred.set(registry, (this.deferred.get(registry) ?? 0) + 1);
+    if (!this.told.has(registry)) {
+      this.told.add(registry);
+      this.logger.warn(
+        { registry, checksLeft: left, reason },
+        `${registry}: ${reason}; deferring its remaining checks (${left}) to the next run`,
+      );
+    }
+    return false;
+  }
+}
+
+/** What is kept back for everything else that uses the same budget (people pulling images): a tenth. */
+function reserveOf(info: Readonly<RateLimitInfo>): number {
+  return info.limit !== undefined ? Math.ceil(info.limit / 10) : 0;
+}
+
+function describe(info: Readonly<RateLimitInfo>): string {
+  const window = info.windowSeconds !== undefined ? ` per ${formatWindow(info.windowSeconds)}` : '';
+  return info.limit !== undefined ? `${info.remaining} of ${info.limit}${window} left` : `${info.remaining} left`;
+}
+
+function formatWindow(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60}m`;
+  return `${seconds}s`;
+}

@@ -84,7 +84,7 @@ export interface RunResult {
 export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<RunResult> {
   const now = opts.now ?? (() => new Date());
   const started = now();
-  const startedMs = Date.now();
+  const startedMs = started.getTime();
   const t0 = performance.now();
   const { config } = ctx.loaded;
   const all = await resolveImages(ctx.loaded);
@@ -110,7 +110,7 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     logger: ctx.logger,
   });
   const { items } = expansion;
-  const budget = new RunBudget(ctx.client, items.filter((i) => i.failure === undefined).map((i) => i.image.ref.registry), ctx.logger, startedMs);
+  const budget = new RunBudget(ctx.client, items.filter((i) => i.failure === undefined).map((i) => i.image.ref.registry), ctx.logger, startedMs, () => now().getTime());
   const source = budgeted(ctx.client, budget);
   // Least recently checked first (never checked before all): what a rate limit deferred goes first next time.
   const lastChecked = (item: CheckItem) => previous.get(stateKey(item.image.ref.name, item.image.platform))?.lastChecked ?? '';

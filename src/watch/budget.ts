@@ -4,10 +4,10 @@
  *
  * - After a 429 a registry is left alone until its Retry-After has passed (a short Retry-After is
  *   already waited out by the transport: that is the slowing down; a long one defers).
- * - When the figures a registry sent during this run say the budget cannot cover the checks still
- *   to go (RateLimit-Remaining below their number), checks continue only while more than a reserve
- *   (a tenth of the limit) is left; the rest wait for the next run. The run checks the least
- *   recently checked images first, so deferred images go first next time and none starves.
+ * - When the figures a registry sent during this run say the budget is low (RateLimit-Remaining
+ *   below the checks still to go), checks continue only while more than a reserve (a tenth of the
+ *   limit) is left; the rest wait for the next run. The run checks the least recently checked
+ *   images first, so deferred images go first next time and none starves.
  * - Docker Hub counts manifest GETs, not HEADs: its checks always go ahead, and only the GETs of a
  *   changed image need budget; a changed image that cannot have them is deferred whole.
  * Figures from earlier runs are not used: the window may have refilled since, and the first
@@ -50,8 +50,8 @@ export class RunBudget {
     const limited = this.limitedReason(info);
     if (limited !== undefined) return this.defer(registry, limited, left);
     if (GETS_ONLY.has(registry) || !this.fresh(info) || info.remaining === undefined) return true;
-    if (info.remaining >= left) return true;
-    // Not enough for every check still to go: spend down to the reserve, then stop.
+    // Checks spend the budget down to the reserve, never into it. (When the budget is low, that is
+    // below the checks still to go, the run stops there and the rest wait for the next run.)
     if (info.remaining > reserveOf(info)) return true;
     return this.defer(registry, `rate limit low: ${describe(info)}`, left);
   }

@@ -34,9 +34,9 @@ describe('run budget', () => {
     expect(lines[0]!.msg).toBe('reg.example.com: rate limit low: 10 of 100 per 6h left; deferring its remaining checks (27) to the next run');
   });
 
-  it('goes ahead when the budget covers every check still to go, and ignores figures from before the run', () => {
+  it('goes ahead while anything is left above the reserve (none without a limit header), and ignores figures from before the run', () => {
     const { logger } = recorder();
-    const b = new RunBudget({ rateLimit: () => ({ remaining: 5, limit: 100, at: start + 1, tooManyRequests: 0 }) }, ['r', 'r'], logger, start, () => start + 2);
+    const b = new RunBudget({ rateLimit: () => ({ remaining: 5, at: start + 1, tooManyRequests: 0 }) }, ['r', 'r'], logger, start, () => start + 2);
     expect([b.admit('r'), b.admit('r')]).toEqual([true, true]);
     const stale = new RunBudget({ rateLimit: () => ({ remaining: 0, limit: 100, at: start - 1, tooManyRequests: 0 }) }, ['r', 'r'], logger, start, () => start + 2);
     expect([stale.admit('r'), stale.admit('r')]).toEqual([true, true]);

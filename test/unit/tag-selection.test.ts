@@ -57,3 +57,28 @@ describe('selectTags', () => {
     expect(() => selectTags(listed, options('nginx:latest', { newerOnly: true }))).toThrow(VersionError);
   });
 });
+
+describe("README's watchRepo examples select what they say", () => {
+  it('example 1: nginx:1.27.2-alpine with newerOnly', () => {
+    const repo = ['1.27.2-alpine', '1.27.3-alpine', '1.28.0-alpine', '1.28.0', '1.27-alpine', '1.27.3-alpine-slim', '1.29.0-rc1-alpine', 'mainline-alpine', 'latest', sig('d')];
+    const opts = options('nginx:1.27.2-alpine', { newerOnly: true, sortTags: 'semver' });
+    expect(selectTags(repo, opts).kept).toEqual(['1.28.0-alpine', '1.27.3-alpine']);
+    const later = [...repo, '1.28.1-alpine', '1.28.1', '1.28-alpine', '1.28.1-alpine-slim', '1.30.0-rc1-alpine'];
+    expect(selectTags(later, opts).kept).toEqual(['1.28.1-alpine', '1.28.0-alpine', '1.27.3-alpine']);
+  });
+
+  it('example 2: five newest x.y.z of ghcr.io/acme/api', () => {
+    const repo = ['1.0.0', '1.1.0', '1.2.0', '1.3.0', '1.4.0', '1.4.1', '1.4.2', 'v1.5.0', '1.5.0-rc1', '1.5.0-debian', '1.5.0', sig('e')];
+    const opts = options('ghcr.io/acme/api:1.4.2', { includeTags: ['^\\d+\\.\\d+\\.\\d+$'], sortTags: 'semver', maxTags: 5 });
+    expect(selectTags(repo, opts).kept).toEqual(['1.5.0', '1.4.1', '1.4.0', '1.3.0', '1.2.0']);
+    expect(selectTags([...repo, '1.6.0'], opts).kept).toEqual(['1.6.0', '1.5.0', '1.4.1', '1.4.0', '1.3.0']);
+  });
+
+  it('example 3: grafana latest with excludeTags', () => {
+    const versions = Array.from({ length: 15 }, (_, i) => `11.${Math.floor(i / 5)}.${i % 5}`);
+    const repo = ['latest', 'main', 'main-ubuntu', ...versions, '11.2.4-ubuntu', '11.3.0-beta1', '11.2.2-security-01'];
+    const opts = options('grafana/grafana:latest', { excludeTags: ['-', '^main'], sortTags: 'semver', maxTags: 10 });
+    expect(selectTags(repo, opts).kept).toEqual(['11.2.4', '11.2.3', '11.2.2', '11.2.1', '11.2.0', '11.1.4', '11.1.3', '11.1.2', '11.1.1', '11.1.0']);
+    expect(selectTags([...repo, '11.3.1'], opts).kept[0]).toBe('11.3.1');
+  });
+});

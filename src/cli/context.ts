@@ -55,10 +55,15 @@ export function table(header: string[], rows: string[][]): string {
 }
 
 /** The configured notifiers, and the dispatcher that sends the outbox through them. */
-export async function openDispatcher(loaded: LoadedConfig, store: Store, logger: Logger): Promise<import('../notify/dispatcher.js').Dispatcher> {
+export async function openDispatcher(
+  loaded: LoadedConfig,
+  store: Store,
+  logger: Logger,
+  onAttempt?: import('../notify/dispatcher.js').DispatcherOptions['onAttempt'],
+): Promise<import('../notify/dispatcher.js').Dispatcher> {
   const [{ createNotifier }, { Dispatcher }] = await Promise.all([import('../notify/registry.js'), import('../notify/dispatcher.js')]);
   const notifiers = loaded.config.notifiers.map((n) => createNotifier(n, { logger }));
-  return new Dispatcher({ store, notifiers, retry: loaded.config.notify.retry, logger });
+  return new Dispatcher({ store, notifiers, retry: loaded.config.notify.retry, logger, ...(onAttempt ? { onAttempt } : {}) });
 }
 
 /** An image given on the command line, normalized; a bad reference is a usage error (exit 2). */

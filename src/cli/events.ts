@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import type { Delivery } from '../store/deliveries.js';
+import { deliveryView, type Delivery } from '../store/deliveries.js';
 import { formatDuration } from '../util/duration.js';
 import { imageArgument, loadFromOptions, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';
 
@@ -32,20 +32,6 @@ export async function events(...args: unknown[]): Promise<number> {
   } finally {
     store.close();
   }
-}
-
-/** How long a delivery waited (until sent, or until now while pending) and how it went. */
-function deliveryView(d: Delivery, now = Date.now()) {
-  return {
-    id: d.id,
-    notifier: d.notifier,
-    status: d.status,
-    attempts: d.attempts,
-    waitMs: (d.sentAtMs ?? now) - d.createdAtMs,
-    sentAt: d.sentAtMs === null ? null : new Date(d.sentAtMs).toISOString(),
-    nextAttemptAt: d.status === 'pending' ? new Date(d.nextAttemptAtMs).toISOString() : null,
-    lastError: d.lastError,
-  };
 }
 
 function deliverySummary(d: Delivery): string {

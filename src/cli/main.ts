@@ -90,6 +90,13 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(run(async () => (await import('./notify.js')).test as Action));
 
+  program
+    .command('health')
+    .description('ask the running daemon for GET /healthz (server.listen); exit 0 when healthy (the image\'s HEALTHCHECK)')
+    .addOption(configOption())
+    .option('--url <url>', 'health URL (default: from server.listen in the config)')
+    .action(run(async () => (await import('./health.js')).health as Action));
+
   const config = program.command('config').description('work with the config file');
   config
     .command('validate')

@@ -194,15 +194,19 @@ export class Dispatcher {
   async stop(deadline: number): Promise<DrainResult | undefined> {
     this.stopped = true;
     this.wake();
-    const current = this.draining;
-    if (current !== undefined) {
-      const left = Math.max(0, deadline - this.now());
-      await Promise.race([current, sleep(left)]);
+    // The deadline timers must not outlive stop(): a pending one would keep the process alive.
+    const timers = new AbortController();
+    const untilDeadline = () => sleep(Math.max(0, deadline - this.now()), timers.signal);
+    try {
+      const current = this.draining;
+      if (current !== undefined) await Promise.race([current, untilDeadline()]);
+      await Promise.race([this.loop, untilDeadline()]);
+      this.loop = undefined;
+      if (this.now() >= deadline) return undefined;
+      return await Promise.race([this.drain({ deadline }), untilDeadline().then(() => undefined)]);
+    } finally {
+      timers.abort();
     }
-    await Promise.race([this.loop, sleep(Math.max(0, deadline - this.now()))]);
-    this.loop = undefined;
-    if (this.now() >= deadline) return undefined;
-    return Promise.race([this.drain({ deadline }), sleep(Math.max(0, deadline - this.now())).then(() => undefined)]);
   }
 
   async close(): Promise<void> {

@@ -105,3 +105,17 @@ export class DeliveryStore {
     this.markFailedStmt.run(error, id);
   }
 }
+
+/** How long a delivery waited (until sent, or until now while pending) and how it went. */
+export function deliveryView(d: Delivery, now = Date.now()) {
+  return {
+    id: d.id,
+    notifier: d.notifier,
+    status: d.status,
+    attempts: d.attempts,
+    waitMs: (d.sentAtMs ?? now) - d.createdAtMs,
+    sentAt: d.sentAtMs === null ? null : new Date(d.sentAtMs).toISOString(),
+    nextAttemptAt: d.status === 'pending' ? new Date(d.nextAttemptAtMs).toISOString() : null,
+    lastError: d.lastError,
+  };
+}

@@ -130,6 +130,7 @@ describe('watchRepo against a real registry', () => {
     // One token per repository serves its listing and its HEADs.
     expect(registry.tokenServer!.requests.flatMap((t) => t.scope).sort()).toEqual(['repository:big/app:pull', 'repository:web/nginx:pull']);
     expect(registry.tokenServer!.requests.length).toBeLessThanOrEqual(2);
+    console.log(`watchRepo first check, 2 repositories, 304 tags: ${JSON.stringify({ ...proxy.counts, tokenRequests: registry.tokenServer!.requests.length })}`);
   }, 60_000);
 
   it('second check: all unchanged, for the same one listing + one HEAD per tag', async () => {

@@ -1,7 +1,7 @@
 /**
  * A YAML file read with positions, so any key path can be named as `file:line:col`.
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, parseDocument, type Document, type Node, type Pair } from 'yaml';
 import { displayPath, oneLine, type KeyPath } from './problems.js';
 
 export interface YamlSource {
@@ -23,8 +23,15 @@ export function parseYaml(file: string, text: string): YamlSource {
   const lineCounter = new LineCounter();
   const shown = displayPath(file);
   // logLevel 'error': yaml's warnings would go to process.emitWarning; what matters is reported as problems.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true, logLevel: 'error' });
+  const deep = tooDeepAt(text);
+  const doc = parseDocument(deep === undefined ? text : '', { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true, logLevel: 'error' });
   const at = (offset: number): { line: number; col: number } => lineCounter.linePos(offset);
+
+  if (deep !== undefined) {
+    const before = text.slice(0, deep).split('\n');
+    const where = `${shown}:${before.length}:${(before[before.length - 1]?.length ?? 0) + 1}`;
+    return { file, data: undefined, errors: [`${where}: YAML error: nested deeper than ${MAX_DEPTH} levels`], locate: () => where, line: () => where.replace(/:\d+$/, ''), has: () => false };
+  }
 
   const errors = doc.errors.map((err) => {
     const { line, col } = at(err.pos[0]);
@@ -78,6 +85,33 @@ export function parseYaml(file: string, text: string): YamlSource {
       return find(keyPath).found;
     },
   };
+}
+
+/** No config needs more; yaml's composer recurses once per level, so a deeper document is refused before it. */
+const MAX_DEPTH = 64;
+
+/**
+ * The offset of the first collection nested deeper than MAX_DEPTH, or undefined. Measured on yaml's
+ * CST, which its parser builds without recursion, with an explicit stack: a document nested some
+ * thousands deep would otherwise exhaust the call stack in the composer, and where that happens
+ * inside V8's regexp compiler it is a fatal "out of memory" crash rather than a catchable error.
+ */
+function tooDeepAt(text: string): number | undefined {
+  type Cst = { type?: string; offset?: number; items?: Array<{ key?: unknown; value?: unknown }>; value?: unknown };
+  const stack: Array<[Cst, number]> = [];
+  for (const token of new Parser().parse(text)) stack.push([token as Cst, 0]);
+  while (stack.length > 0) {
+    const [token, depth] = stack.pop()!;
+    const collection = token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection';
+    const level = collection ? depth + 1 : depth;
+    if (level > MAX_DEPTH) return token.offset ?? 0;
+    for (const item of token.items ?? []) {
+      if (item.key !== null && typeof item.key === 'object') stack.push([item.key as Cst, level]);
+      if (item.value !== null && typeof item.value === 'object') stack.push([item.value as Cst, level]);
+    }
+    if (token.value !== null && typeof token.value === 'object') stack.push([token.value as Cst, level]);
+  }
+  return undefined;
 }
 
 function resolve(doc: Document, node: unknown): Node | null {

@@ -34,7 +34,7 @@ import { tempDir, writeConfig } from './helpers.js';
 
 const LONG = process.env.HERALD_LONG_TESTS === '1';
 const SEED = Number(process.env.HERALD_FAULT_SEED ?? 7);
-const RUNS = LONG ? 400 : 30;
+const RUNS = Number(process.env.HERALD_FAULT_RUNS ?? (LONG ? 400 : 30));
 const WARMUP = LONG ? 40 : 8;
 
 // Client settings for these runs, and the worst case they allow (see runBoundMs).
@@ -230,6 +230,7 @@ describe('fault injection: seeded runs against a misbehaving registry', () => {
     let errors = 0;
     let deferred = 0;
     let heapAfterWarmup = 0;
+    const heapSamples: number[] = []; // KiB after a GC, every 50 runs
 
     proxy.setEnabled(false);
     const first = await run(0);
@@ -256,6 +257,10 @@ describe('fault injection: seeded runs against a misbehaving registry', () => {
         gc();
         gc();
         heapAfterWarmup = process.memoryUsage().heapUsed;
+      }
+      if (i % 50 === 0) {
+        gc();
+        heapSamples.push(Math.round(process.memoryUsage().heapUsed / 1024));
       }
     }
     gc();
@@ -297,6 +302,7 @@ describe('fault injection: seeded runs against a misbehaving registry', () => {
       maxRunMs: Math.round(Math.max(...durations)),
       boundMs: bound,
       heapGrowthKiB: Math.round(growth / 1024),
+      heapSamplesKiB: heapSamples,
     };
     console.log(`fault-injection figures: ${JSON.stringify(figures)}`);
   }, LONG ? 1_800_000 : 120_000);

@@ -124,11 +124,17 @@ export const mailNotifierSchema = z
   })
   .strict();
 
+/** Where notifications are POSTed: http or https only, so a wrong scheme fails at load, not on every delivery. */
+const httpUrl = z
+  .string()
+  .url()
+  .refine((s) => /^https?:\/\//i.test(s), 'must be an http:// or https:// URL');
+
 export const webhookNotifierSchema = z
   .object({
     ...notifierCommon,
     type: z.literal('webhook'),
-    url: z.string().url().optional(),
+    url: httpUrl.optional(),
     urlFile: z.string().optional(),
     method: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
     headers: z.record(z.string(), z.string()).default({}),
@@ -142,7 +148,7 @@ export const slackNotifierSchema = z
   .object({
     ...notifierCommon,
     type: z.literal('slack'),
-    webhookUrl: z.string().url().optional(),
+    webhookUrl: httpUrl.optional(),
     webhookUrlFile: z.string().optional(),
     timeout: duration.prefault('10s'),
   })

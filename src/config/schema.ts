@@ -124,11 +124,14 @@ export const mailNotifierSchema = z
   })
   .strict();
 
-/** Where notifications are POSTed: http or https only, so a wrong scheme fails at load, not on every delivery. */
+/**
+ * Where notifications are POSTed: http or https only, so a wrong scheme fails at load, not on every
+ * delivery. (Not a URL at all is url()'s one problem, not two.)
+ */
 const httpUrl = z
   .string()
   .url()
-  .refine((s) => /^https?:\/\//i.test(s), 'must be an http:// or https:// URL');
+  .refine((s) => !URL.canParse(s) || /^https?:\/\//i.test(s), 'must be an http:// or https:// URL');
 
 export const webhookNotifierSchema = z
   .object({

@@ -3,14 +3,22 @@
  * with an overall deadline and a bounded body read, and the mapping of an answer to NotifyError
  * (2xx ok; 408, 429, 5xx and network failures retryable; other statuses permanent).
  */
-import { Agent, request } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent } from 'undici';
 import { userAgent } from '../version.js';
 import { NotifyError, safeMessage } from './notifier.js';
+
+// undici is loaded with the first notification, not at import (`check` imports this module to close
+// the agent at exit, and most checks send nothing).
+const requireFromHere = createRequire(import.meta.url);
+function undici(): typeof import('undici') {
+  return requireFromHere('undici') as typeof import('undici');
+}
 
 let agent: Agent | undefined;
 
 function sharedAgent(): Agent {
-  agent ??= new Agent({ keepAliveTimeout: 30_000, connections: 32 });
+  agent ??= new (undici().Agent)({ keepAliveTimeout: 30_000, connections: 32 });
   return agent;
 }
 
@@ -48,7 +56,7 @@ export async function httpSend(req: HttpPost): Promise<HttpAnswer> {
   const where = `${req.label}: ${req.method} ${maskUrl(req.url)}`;
   const signal = AbortSignal.timeout(req.timeoutMs);
   try {
-    const res = await request(req.url, {
+    const res = await undici().request(req.url, {
       dispatcher: sharedAgent(),
       method: req.method,
       headers: { 'user-agent': userAgent(), ...lowerKeys(req.headers) },

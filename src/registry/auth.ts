@@ -251,22 +251,40 @@ export function expiryMargin(expiresInMs: number): number {
 export const DEFAULT_TOKEN_LIFETIME_S = 60;
 
 export class TokenCache {
-  private readonly tokens = new Map<string, { token: string; usableUntil: number }>();
+  private readonly tokens = new Map<string, { token: string; header?: string; usableUntil: number }>();
   constructor(private readonly now: () => number = Date.now) {}
 
-  get(key: string): string | undefined {
+  private lookup(key: string): { token: string; header?: string; usableUntil: number } | undefined {
     const hit = this.tokens.get(key);
     if (!hit) return undefined;
     if (this.now() >= hit.usableUntil) {
       this.tokens.delete(key);
       return undefined;
     }
-    return hit.token;
+    return hit;
   }
 
-  set(key: string, token: string, expiresInSeconds: number | undefined): void {
+  get(key: string): string | undefined {
+    return this.lookup(key)?.token;
+  }
+
+  /**
+   * `Bearer <token>` for the cached token, built once and then shared by every request that carries
+   * it: a token granting many scopes is several KiB, and a fresh copy per request is garbage.
+   */
+  authorization(key: string): string | undefined {
+    const hit = this.lookup(key);
+    if (!hit) return undefined;
+    hit.header ??= `Bearer ${hit.token}`;
+    return hit.header;
+  }
+
+  /** `header` (optional) is the ready `Bearer <token>` string, when the caller shares one among keys. */
+  set(key: string, token: string, expiresInSeconds: number | undefined, header?: string): void {
     const lifetime = (expiresInSeconds !== undefined && Number.isFinite(expiresInSeconds) && expiresInSeconds > 0 ? expiresInSeconds : DEFAULT_TOKEN_LIFETIME_S) * 1000;
-    this.tokens.set(key, { token, usableUntil: this.now() + lifetime - expiryMargin(lifetime) });
+    const entry: { token: string; header?: string; usableUntil: number } = { token, usableUntil: this.now() + lifetime - expiryMargin(lifetime) };
+    if (header !== undefined) entry.header = header;
+    this.tokens.set(key, entry);
   }
 
   delete(key: string): void {

@@ -197,7 +197,8 @@ export class Transport {
       return { status, headers: flat, body, url };
     } finally {
       const durationMs = Math.round((performance.now() - started) * 10) / 10;
-      this.logger.debug({ method: req.method, url: maskUrlCredentials(url.href), status, ms: durationMs }, 'registry request');
+      // Guarded: masking the URL costs more than the rest of an unchanged check's bookkeeping.
+      if (this.logger.isLevelEnabled('debug')) this.logger.debug({ method: req.method, url: maskUrlCredentials(url.href), status, ms: durationMs }, 'registry request');
       if (this.onRequest) {
         const event: RequestEvent = { registry: req.registry, kind: req.kind, status, durationMs };
         if (rateLimitRemaining !== undefined) event.rateLimitRemaining = rateLimitRemaining;

@@ -216,10 +216,11 @@ export class AuthSession {
     // Only the scopes the token says it grants; an opaque token is trusted for all of them (a 401 on
     // a check then drops it and asks for that repository's own token).
     const granted = grantedPullScopes(answer.token);
+    const header = `Bearer ${answer.token}`; // one string for every repository the token serves
     for (const t of targets) {
       const scope = pullScope(t.repository);
       if (granted !== undefined && !granted.has(scope)) continue;
-      this.tokens.set(this.tokenKey(t, challenge, [scope]), answer.token, answer.expiresIn);
+      this.tokens.set(this.tokenKey(t, challenge, [scope]), answer.token, answer.expiresIn, header);
       summary.cached++;
     }
     if (granted !== undefined && granted.size < scopes.length) {
@@ -240,8 +241,8 @@ export class AuthSession {
     }
     const key = this.tokenKey(target, challenge, scopes);
     if (!forceFresh) {
-      const cached = this.tokens.get(key);
-      if (cached !== undefined) return { header: `Bearer ${cached}`, fresh: false };
+      const cached = this.tokens.authorization(key);
+      if (cached !== undefined) return { header: cached, fresh: false };
     }
     const credentials = await this.credentials.lookup(target.registry, target.repository);
     let pending = this.tokenRequests.get(key);

@@ -1,0 +1,375 @@
+/**
+ * `npm run bench`: herald against a real docker-registry (token auth) behind a latency proxy.
+ *
+ * For each N and each worker count C it measures, in a serve-like process (bench/worker.ts):
+ * a warm run with nothing changed, then a run where 10% of the images changed: wall time and its
+ * ratio to the latency bound N·r/C, requests per image by kind, connections opened, peak RSS and
+ * heap, and SQLite time (state load + the run's one transaction). Then whole-process `herald check`
+ * times (empty config; 300 images) and a real `herald serve` process with the largest N.
+ *
+ *   npm run bench                      # N = 100, 1000, 5000; C = 4, 16, 64; r = 20 ms
+ *   npm run bench -- --quick           # N = 100, 1000; C = 16
+ *   npm run bench -- --sizes 1000 --workers 16 --delay 20 --no-serve --no-check
+ */
+import { fork, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { benchImage, pickChanged, startWorld, type World } from './world.js';
+import type { RunFigures } from './worker.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository root: dist-bench/bench/run.js → ../.. */
+const ROOT = resolve(here, '..', '..');
+const HERALD = join(ROOT, 'bin', 'herald');
+
+interface Options {
+  sizes: number[];
+  workers: number[];
+  delayMs: number;
+  serve: boolean;
+  check: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const opts: Options = { sizes: [100, 1000, 5000], workers: [4, 16, 64], delayMs: 20, serve: true, check: true };
+  const list = (v: string | undefined) => (v ?? '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') {
+      opts.sizes = [100, 1000];
+      opts.workers = [16];
+      opts.serve = false;
+    } else if (a === '--sizes') opts.sizes = list(argv[++i]);
+    else if (a === '--workers') opts.workers = list(argv[++i]);
+    else if (a === '--delay') opts.delayMs = Number(argv[++i]);
+    else if (a === '--no-serve') opts.serve = false;
+    else if (a === '--no-check') opts.check = false;
+    else throw new Error(`unknown option ${a}`);
+  }
+  return opts;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface WorkerMessage {
+  type: string;
+  figures?: RunFigures;
+  message?: string;
+}
+
+interface Row {
+  n: number;
+  c: number;
+  run: 'first' | 'unchanged' | 'changed 10%';
+  changed: number;
+  figures: RunFigures;
+  counts: ReturnType<World['counts']>;
+}
+
+function configYaml(world: World, n: number, dbPath: string, extra: string[] = []): string {
+  const lines = [
+    `db: { path: ${JSON.stringify(dbPath)} }`,
+    'watch:',
+    '  workers: 16',
+    '  jitter: 0',
+    ...extra,
+    'defaults: { platform: linux/amd64 }',
+    'registries:',
+    '  - name: bench',
+    `    host: "${world.proxy.host}"`,
+    '    insecure: true',
+    '    concurrency: 16',
+    `    username: ${world.username}`,
+    `    password: "${world.password}"`,
+    'images:',
+  ];
+  for (let i = 0; i < n; i++) {
+    const img = benchImage(i);
+    lines.push(`  - name: ${world.proxy.host}/${img.repo}:${img.tag}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+class Worker {
+  private pending: { resolve: (msg: WorkerMessage) => void; reject: (err: Error) => void } | undefined;
+  private constructor(private readonly child: ReturnType<typeof fork>) {
+    child.on('message', (msg: WorkerMessage) => {
+      const p = this.pending;
+      this.pending = undefined;
+      p?.resolve(msg);
+    });
+    child.on('exit', (code) => {
+      const p = this.pending;
+      this.pending = undefined;
+      p?.reject(new Error(`bench worker exited (${code})`));
+    });
+  }
+
+  static async start(configFile: string, logFile: string): Promise<Worker> {
+    // BENCH_CPU_PROF=DIR writes a CPU profile of each worker there (for finding where herald's time goes).
+    const prof = process.env.BENCH_CPU_PROF;
+    const execArgv = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];
+    const child = fork(join(here, 'worker.js'), [configFile, logFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+    const w = new Worker(child);
+    await w.next();
+    return w;
+  }
+
+  private next(): Promise<WorkerMessage> {
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+    });
+  }
+
+  async run(workers: number): Promise<RunFigures> {
+    const answer = this.next();
+    this.child.send({ cmd: 'run', workers });
+    const msg = await answer;
+    if (msg.type !== 'figures' || !msg.figures) throw new Error(`bench worker: ${msg.message ?? msg.type}`);
+    return msg.figures;
+  }
+
+  async exit(): Promise<void> {
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.send({ cmd: 'exit' });
+    await exited;
+  }
+}
+
+async function measureSize(world: World, n: number, workerCounts: number[], tmp: string, round: { value: number }): Promise<{ rows: Row[]; dbPath: string; configFile: string }> {
+  const t = performance.now();
+  await world.pushUpTo(n);
+  log(`N=${n}: images pushed in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const dbPath = join(tmp, `n${n}.db`);
+  const configFile = join(tmp, `n${n}.yml`);
+  writeFileSync(configFile, configYaml(world, n, dbPath));
+  const worker = await Worker.start(configFile, join(tmp, `n${n}.log`));
+  const rows: Row[] = [];
+  const measure = async (c: number, run: Row['run'], changed: number): Promise<Row> => {
+    world.reset();
+    const figures = await worker.run(c);
+    const row = { n, c, run, changed, figures, counts: world.counts() };
+    rows.push(row);
+    log(`N=${n} C=${c} ${run}: ${figures.wallMs.toFixed(0)} ms, ${JSON.stringify(figures.statuses)}`);
+    return row;
+  };
+  try {
+    // First sighting of everything (not a target; shows the cold cost), at the widest pool.
+    await measure(Math.max(...workerCounts), 'first', 0);
+    for (const c of workerCounts) {
+      await measure(c, 'unchanged', 0);
+      const k = Math.round(n / 10);
+      round.value++;
+      await world.change(pickChanged(n, k, round.value), round.value);
+      await measure(c, 'changed 10%', k);
+    }
+  } finally {
+    await worker.exit();
+  }
+  return { rows, dbPath, configFile };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole processes
+
+function runHerald(args: string[]): Promise<{ ms: number; code: number | null; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const env = { ...process.env };
+    for (const k of Object.keys(env)) if (k.startsWith('HERALD_')) delete env[k];
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [HERALD, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ ms: performance.now() - t0, code, stderr }));
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+interface CheckFigures {
+  emptyMs: number[];
+  imagesMs: number[];
+  images: number;
+  counts: ReturnType<World['counts']> | undefined;
+}
+
+async function measureCheck(world: World, tmp: string): Promise<CheckFigures> {
+  const empty = join(tmp, 'empty.yml');
+  writeFileSync(empty, `db: { path: ${JSON.stringify(join(tmp, 'empty.db'))} }\nimages: []\n`);
+  await runHerald(['check', '-c', empty]); // creates the database once
+  const emptyMs: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const r = await runHerald(['check', '-c', empty]);
+    if (r.code !== 0) throw new Error(`herald check (empty) exited ${r.code}: ${r.stderr}`);
+    emptyMs.push(r.ms);
+  }
+  const images = 300;
+  await world.pushUpTo(images);
+  const cfg = join(tmp, 'check300.yml');
+  writeFileSync(cfg, configYaml(world, images, join(tmp, 'check300.db')).replace('workers: 16', 'workers: 10'));
+  const first = await runHerald(['check', '-c', cfg]);
+  if (first.code !== 0) throw new Error(`herald check (300) exited ${first.code}: ${first.stderr.slice(0, 2000)}`);
+  const imagesMs: number[] = [];
+  let counts: CheckFigures['counts'];
+  for (let i = 0; i < 3; i++) {
+    world.reset();
+    const r = await runHerald(['check', '-c', cfg]);
+    if (r.code !== 0) throw new Error(`herald check (300) exited ${r.code}: ${r.stderr.slice(0, 2000)}`);
+    imagesMs.push(r.ms);
+    counts = world.counts();
+  }
+  return { emptyMs, imagesMs, images, counts };
+}
+
+interface ServeFigures {
+  n: number;
+  runsMs: number[];
+  vmHwm: number;
+  vmRss: number;
+  counts: ReturnType<World['counts']>;
+}
+
+/** A real `herald serve` with N images: two runs (startup + one scheduled), then its kernel-reported memory. */
+async function measureServe(world: World, n: number, dbPath: string, tmp: string): Promise<ServeFigures> {
+  const cfg = join(tmp, `serve${n}.yml`);
+  writeFileSync(cfg, configYaml(world, n, dbPath, ['  schedule: "*/20 * * * * *"', '  runOnStartup: true']));
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('HERALD_')) delete env[k];
+  world.reset();
+  const child = spawn(process.execPath, [HERALD, 'serve', '-c', cfg, '--log-level', 'info'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const runsMs: number[] = [];
+  let buffered = '';
+  let countsAfterSecond: ReturnType<World['counts']> | undefined;
+  const done = new Promise<void>((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error('serve did not finish two runs in 120 s')), 120_000);
+    child.stderr.on('data', (d: Buffer) => {
+      buffered += d.toString('utf8');
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        let rec: { msg?: string; durationMs?: number } = {};
+        try {
+          rec = JSON.parse(line) as typeof rec;
+        } catch {
+          continue;
+        }
+        if (rec.msg?.startsWith('run finished')) {
+          runsMs.push(rec.durationMs ?? NaN);
+          if (runsMs.length === 1) world.reset();
+          if (runsMs.length === 2) {
+            countsAfterSecond = world.counts();
+            clearTimeout(timer);
+            resolvePromise();
+          }
+        }
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited early (${code})`)));
+  });
+  try {
+    await done;
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+    return { n, runsMs, vmHwm: kb('VmHWM'), vmRss: kb('VmRSS'), counts: countsAfterSecond! };
+  } finally {
+    child.removeAllListeners('exit');
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+const per = (count: number, n: number) => (n === 0 ? '-' : (count / n).toFixed(count % n === 0 ? 0 : 2));
+
+function table(rows: Row[], delayMs: number): string {
+  const head = ['N', 'C', 'run', 'wall ms', 'N·r/C ms', 'ratio', 'ping', 'token', 'HEAD', 'GET man', 'GET blob', 'per changed: man/blob', 'conns', 'herald CPU ms', 'peak RSS MB', 'peak heap MB', 'SQLite ms (load+commit)'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const r of rows) {
+    const bound = (r.n * delayMs) / r.c;
+    const { counts: k, figures: f } = r;
+    lines.push(
+      `| ${[
+        r.n, r.c, r.run, f.wallMs.toFixed(0), bound.toFixed(0), (f.wallMs / bound).toFixed(2),
+        per(k.ping, r.n), per(k.token, r.n), per(k.head, r.n), per(k.getManifest, r.n), per(k.getBlob, r.n),
+        r.changed > 0 ? `${per(k.getManifest, r.changed)} / ${per(k.getBlob, r.changed)}` : '',
+        k.connections, f.cpuMs.toFixed(0), mb(f.peakRss), mb(f.peakHeap), `${(f.stateLoadMs + f.commitMs).toFixed(0)} (${f.stateLoadMs.toFixed(0)}+${f.commitMs.toFixed(0)})`,
+      ].join(' | ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const load0 = loadavg();
+  const tmp = mkdtempSync(join(tmpdir(), 'herald-bench-'));
+  const world = await startWorld(opts.delayMs);
+  const rows: Row[] = [];
+  const round = { value: 0 };
+  let check: CheckFigures | undefined;
+  let serve: ServeFigures | undefined;
+  try {
+    let largest: { n: number; dbPath: string } | undefined;
+    for (const n of opts.sizes) {
+      const result = await measureSize(world, n, opts.workers, tmp, round);
+      rows.push(...result.rows);
+      largest = { n, dbPath: result.dbPath };
+    }
+    if (opts.check) check = await measureCheck(world, tmp);
+    if (opts.serve && largest) serve = await measureServe(world, largest.n, largest.dbPath, tmp);
+  } finally {
+    await world.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  const cpu = cpus();
+  const out: string[] = [];
+  out.push(`herald bench — ${new Date().toISOString()}`);
+  out.push(`machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${mb(totalmem())} MB RAM; Node ${process.version}; r = ${opts.delayMs} ms per request (proxy delay)`);
+  out.push(`load average at start ${load0.map((l) => l.toFixed(2)).join(' ')}, at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  out.push('');
+  out.push('Runs in one serve-like process (per image unless noted; the "first" run sees every image for the first time):');
+  out.push('');
+  out.push(table(rows, opts.delayMs));
+  if (check) {
+    const k = check.counts;
+    out.push('');
+    out.push(`herald check, whole process: empty config median ${median(check.emptyMs).toFixed(0)} ms (min ${Math.min(...check.emptyMs).toFixed(0)}, of ${check.emptyMs.length});`);
+    out.push(
+      `${check.images} unchanged images (workers 10) median ${median(check.imagesMs).toFixed(0)} ms (min ${Math.min(...check.imagesMs).toFixed(0)}, of ${check.imagesMs.length}); ` +
+        (k ? `requests per run: ping ${k.ping}, token ${k.token}, HEAD ${k.head}, GET manifest ${k.getManifest}, GET blob ${k.getBlob}, connections ${k.connections}` : ''),
+    );
+  }
+  if (serve) {
+    const k = serve.counts;
+    out.push('');
+    out.push(
+      `herald serve, real process, ${serve.n} images (workers 16): runs took ${serve.runsMs.join(' ms, ')} ms (start-up run with cold tokens, then a scheduled run); ` +
+        `peak RSS (VmHWM) ${mb(serve.vmHwm)} MB, RSS after ${mb(serve.vmRss)} MB; scheduled run's requests: ping ${k.ping}, token ${k.token}, HEAD ${k.head}, GET manifest ${k.getManifest}, GET blob ${k.getBlob}`,
+    );
+  }
+  out.push('');
+  out.push(`bench took ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

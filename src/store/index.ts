@@ -15,6 +15,11 @@ export interface RunWrite {
   repositories?: RepositoryWrite[];
   /** watchRepo: states of tags no longer watched (gone from the repository or no longer selected). */
   removedStates?: Array<{ image: string; platform: string }>;
+  /**
+   * States whose only change is the time of this check (unchanged images, the usual case): one
+   * statement for all of them instead of a full row rewrite each.
+   */
+  checked?: { at: string; keys: Array<[image: string, platform: string]> };
 }
 
 /** The database and its table families, with the one write a run makes. */
@@ -37,6 +42,7 @@ export class Store {
       for (const s of w.removedStates ?? []) this.state.remove(s.image, s.platform);
       for (const r of w.repositories ?? []) this.repositories.write(r);
       for (const s of w.states) this.state.upsert(s);
+      if (w.checked !== undefined && w.checked.keys.length > 0) this.state.touch(w.checked.at, w.checked.keys);
       for (const e of w.events) this.events.insert(e);
       for (const d of w.deliveries) this.deliveries.insert({ ...d, nowMs });
     });

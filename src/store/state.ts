@@ -48,6 +48,12 @@ function fromRow(r: Row): ImageState {
   };
 }
 
+type RawRow = [
+  image: string, platform: string, digest: string | null, mediaType: string | null, platformDigest: string | null,
+  created: string | null, labels: string | null, firstSeen: string, lastChecked: string | null,
+  lastChanged: string | null, error: string | null, errorSince: string | null,
+];
+
 export function stateKey(image: string, platform: string): string {
   return `${image}\u0000${platform}`;
 }
@@ -59,6 +65,8 @@ export class StateStore {
   private readonly byImageStmt;
   private readonly deleteOneStmt;
   private readonly deleteImageStmt;
+  private readonly touchStmt;
+  private readonly mapStmt;
 
   constructor(private readonly db: DB) {
     this.upsertStmt = db.prepare(`INSERT INTO image_state
@@ -73,17 +81,49 @@ export class StateStore {
     this.byImageStmt = db.prepare('SELECT * FROM image_state WHERE image = ? ORDER BY platform');
     this.deleteOneStmt = db.prepare('DELETE FROM image_state WHERE image = ? AND platform = ?');
     this.deleteImageStmt = db.prepare('DELETE FROM image_state WHERE image = ?');
+    this.touchStmt = db.prepare(
+      `UPDATE image_state SET last_checked = ? WHERE (image, platform) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`,
+    );
+    this.mapStmt = db
+      .prepare(
+        `SELECT image, platform, digest, media_type, platform_digest, created, labels, first_seen, last_checked, last_changed, error, error_since FROM image_state`,
+      )
+      .raw(true);
   }
 
   all(): ImageState[] {
     return (this.allStmt.all() as Row[]).map(fromRow);
   }
 
-  /** Every state keyed by stateKey(image, platform): one query per run instead of one per image. */
+  /**
+   * Every state keyed by stateKey(image, platform): one query per run instead of one per image.
+   * Rows come back as arrays (no intermediate objects): this runs at the start of every run.
+   */
   map(): Map<string, ImageState> {
     const m = new Map<string, ImageState>();
-    for (const s of this.all()) m.set(stateKey(s.image, s.platform), s);
+    for (const r of this.mapStmt.all() as RawRow[]) {
+      const labels = r[6];
+      m.set(stateKey(r[0], r[1]), {
+        image: r[0],
+        platform: r[1],
+        digest: r[2],
+        mediaType: r[3],
+        platformDigest: r[4],
+        created: r[5],
+        labels: labels === null ? null : labels === '{}' ? {} : (JSON.parse(labels) as Record<string, string>),
+        firstSeen: r[7],
+        lastChecked: r[8],
+        lastChanged: r[9],
+        error: r[10],
+        errorSince: r[11],
+      });
+    }
     return m;
+  }
+
+  /** Sets last_checked of these states, in one statement (they must exist; others are ignored). */
+  touch(at: string, keys: ReadonlyArray<readonly [string, string]>): void {
+    this.touchStmt.run(at, JSON.stringify(keys));
   }
 
   get(image: string, platform: string): ImageState | undefined {

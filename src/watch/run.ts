@@ -155,6 +155,8 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
 
   const detectedAt = now().toISOString();
   const states: ImageState[] = [];
+  // Unchanged images whose stored row only needs the new check time: one UPDATE for all of them.
+  const checked: Array<[string, string]> = [];
   const routed: RoutedEvent[] = [];
   const reports: ImageReport[] = [];
   items.forEach((item, i) => {
@@ -173,7 +175,9 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
       previousDigest: outcome.previousDigest,
       error: outcome.error,
     });
-    states.push(nextState(image, outcome, prev, detectedAt));
+    const next = nextState(image, outcome, prev, detectedAt);
+    if (prev !== undefined && onlyCheckTimeDiffers(prev, next)) checked.push([next.image, next.platform]);
+    else states.push(next);
     const event = eventFor(item, outcome, prev, detectedAt);
     // An expanded tag's first sighting is notified only when the tag appeared after the repository's first listing.
     const firstCheck = item.expanded !== undefined ? outcome.firstCheck && !item.expanded.appeared : outcome.firstCheck;
@@ -185,6 +189,7 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   const tCommit = performance.now();
   ctx.store.commitRun({
     states,
+    checked: { at: detectedAt, keys: checked },
     events,
     deliveries,
     repositories: repositoryWrites(expansion, outcomes, detectedAt),
@@ -221,6 +226,14 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     events,
     timings: { stateLoadMs, prepareMs, checksMs, commitMs, totalMs },
   };
+}
+
+function onlyCheckTimeDiffers(a: ImageState, b: ImageState): boolean {
+  return (
+    a.digest === b.digest && a.mediaType === b.mediaType && a.platformDigest === b.platformDigest && a.created === b.created &&
+    a.labels === b.labels && a.firstSeen === b.firstSeen && a.lastChanged === b.lastChanged && a.error === b.error &&
+    a.errorSince === b.errorSince
+  );
 }
 
 function compare(a: string, b: string): number {

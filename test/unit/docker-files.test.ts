@@ -34,7 +34,11 @@ describe('README "Run with Docker"', () => {
   it('states the Dockerfile as it is', () => {
     const lines = instructions(dockerfile);
     const runtime = lines.slice(lines.lastIndexOf(lines.filter((l) => l.startsWith('FROM ')).at(-1)!));
-    expect(lines.filter((l) => l.startsWith('FROM '))).toEqual(['FROM node:24-bookworm-slim AS build', 'FROM node:24-bookworm-slim']);
+    const froms = lines.filter((l) => l.startsWith('FROM '));
+    expect(froms).toEqual([expect.stringMatching(/^FROM node:\d+-bookworm-slim AS build$/), froms[0]!.replace(' AS build', '')]);
+    const base = froms[1]!.slice('FROM '.length);
+    expect(section).toContain(`\`${base}\``);
+    expect(dockerfile).toContain(`org.opencontainers.image.base.name="docker.io/library/${base}"`);
     const healthcheck = runtime.find((l) => l.startsWith('HEALTHCHECK'))!;
     expect(section).toContain(`\`${healthcheck}\``);
     expect(runtime).toContain('USER node');

@@ -81,7 +81,9 @@ run_tests() {
   rm -f "$report"
   cd "$TREE"
   echo "npm test on $(PATH="$NODEDIR/bin:$PATH" node --version) in $TREE"
-  PATH="$NODEDIR/bin:$PATH" npm test -- --reporter=default --reporter=json --outputFile.json="$report"
+  # CI_HERALD_NODE_TESTS: test files/folders to run (default: the whole suite).
+  # shellcheck disable=SC2086
+  PATH="$NODEDIR/bin:$PATH" npm test -- --reporter=default --reporter=json --outputFile.json="$report" ${CI_HERALD_NODE_TESTS:-}
 }
 
 case "${1:-}" in

@@ -7,7 +7,13 @@
 #                              copied from the main install and better-sqlite3 rebuilt for this Node
 #                              against its own headers (npm_config_nodedir)
 #   ci/node-major.sh test      npm test in that copy with this Node first on PATH; the vitest JSON
-#                              report goes to $CI_HERALD_NODE_REPORT (default: <copy>/.vitest-report.json)
+#                              report goes to $CI_HERALD_NODE_REPORT (default:
+#                              node_modules/.cache/herald-ci/vitest-report-node<major>.json); the copy
+#                              is removed afterwards (CI_HERALD_KEEP_TREE=1 keeps it)
+#
+# The copy is a fresh temporary folder per run (CI_HERALD_NODE_TREE names one instead), so two runs
+# from two clones at once do not share it; what `test` needs from `prepare` is kept in this project's
+# node_modules/.cache.
 #
 # The project must be installed (npm ci) before `prepare`. The compiled better-sqlite3 addon is kept
 # in the cache per (better-sqlite3 version, Node ABI), so a machine compiles it once per version.
@@ -17,8 +23,8 @@ ROOT=$PWD
 MAJOR=${CI_HERALD_NODE_MAJOR:-$(sed -n 's/^FROM node:\([0-9][0-9]*\)-.*/\1/p' Dockerfile | head -1)}
 [ -n "$MAJOR" ] || { echo "no Node major: set CI_HERALD_NODE_MAJOR" >&2; exit 2; }
 CACHE=${CI_HERALD_CACHE:-/var/cache/herald-ci}
-TREE=${CI_HERALD_NODE_TREE:-$CACHE/tree-node$MAJOR}
-STATE=$CACHE/node$MAJOR.env
+STATE_DIR=$ROOT/node_modules/.cache/herald-ci
+STATE=$STATE_DIR/node$MAJOR.env
 
 fail() {
   echo "node $MAJOR: $*" >&2
@@ -49,9 +55,16 @@ prepare() {
   echo "Node $("$nodedir/bin/node" --version) in $nodedir"
 
   # A copy of the project, so nothing of the main run (node_modules, dist, reports) is touched.
-  rm -rf "$TREE"
-  mkdir -p "$TREE"
-  tar -C "$ROOT" --exclude=./.git --exclude=./dist --exclude=./.vitest-report.json -cf - . | tar -C "$TREE" -xf -
+  remove_tree
+  local TREE
+  if [ -n "${CI_HERALD_NODE_TREE:-}" ]; then
+    TREE=$CI_HERALD_NODE_TREE
+    rm -rf "$TREE"
+    mkdir -p "$TREE"
+  else
+    TREE=$(mktemp -d "${TMPDIR:-/tmp}/herald-node$MAJOR.XXXXXX")
+  fi
+  tar -C "$ROOT" --exclude=./.git --exclude=./dist --exclude=./.vitest-report.json --exclude=./node_modules/.cache -cf - . | tar -C "$TREE" -xf -
 
   # better-sqlite3 for this Node: from the cache, or compiled against this Node's headers.
   local bs3 abi cached addon
@@ -70,20 +83,34 @@ prepare() {
   fi
   (cd "$TREE" && "$nodedir/bin/node" -e "const D = require('better-sqlite3'); new D(':memory:').exec('select 1')") ||
     fail "better-sqlite3 does not load on Node $version"
+  mkdir -p "$STATE_DIR"
   printf 'NODEDIR=%q\nTREE=%q\n' "$nodedir" "$TREE" >"$STATE"
+}
+
+# Removes the copy the last `prepare` of this project made (only a temporary one it created).
+remove_tree() {
+  [ -f "$STATE" ] || return 0
+  local TREE
+  TREE=$(. "$STATE" && echo "$TREE")
+  case "$TREE" in "${TMPDIR:-/tmp}"/herald-node*.*) rm -rf "$TREE" ;; esac
+  rm -f "$STATE"
 }
 
 run_tests() {
   [ -f "$STATE" ] || fail "run 'ci/node-major.sh prepare' first"
   # shellcheck disable=SC1090
   . "$STATE"
-  local report=${CI_HERALD_NODE_REPORT:-$TREE/.vitest-report.json}
+  local report=${CI_HERALD_NODE_REPORT:-$STATE_DIR/vitest-report-node$MAJOR.json}
   rm -f "$report"
   cd "$TREE"
   echo "npm test on $(PATH="$NODEDIR/bin:$PATH" node --version) in $TREE"
   # CI_HERALD_NODE_TESTS: test files/folders to run (default: the whole suite).
   # shellcheck disable=SC2086
-  PATH="$NODEDIR/bin:$PATH" npm test -- --reporter=default --reporter=json --outputFile.json="$report" ${CI_HERALD_NODE_TESTS:-}
+  local rc=0
+  PATH="$NODEDIR/bin:$PATH" npm test -- --reporter=default --reporter=json --outputFile.json="$report" ${CI_HERALD_NODE_TESTS:-} || rc=$?
+  cd "$ROOT"
+  [ "${CI_HERALD_KEEP_TREE:-}" = 1 ] || remove_tree
+  return "$rc"
 }
 
 case "${1:-}" in

@@ -122,13 +122,20 @@ describe('crash loop: serve SIGKILLed at random moments while images change', ()
       }
     })();
 
+    // A first clean check records every image, so what serve finds later are updates.
+    const first = await herald(['check', '-c', config, '--json']);
+    expect(first.code, first.stderr.slice(-2_000)).toBe(0);
+
     let killedAfterStart = 0;
     let killedWhileSending = 0;
     try {
       for (let k = 0; k < KILLS; k++) {
         const serve = startServe();
-        // serve needs ~0.5 s to start and run once here; kills land before, during and after runs and sends.
-        await sleep(400 + Math.floor(rnd() * 1600));
+        // Kills land at random moments after start-up: during and between runs and sends. Waiting for
+        // the start line keeps the test meaningful on a loaded machine, where starting takes seconds.
+        const startBy = Date.now() + 15_000;
+        while (!/herald serve started/.test(serve.output()) && Date.now() < startBy) await sleep(20);
+        await sleep(Math.floor(rnd() * 1600));
         const requestsBefore = sink.requests.length;
         serve.child.kill('SIGKILL');
         const { code, signal } = await serve.exited;

@@ -27,6 +27,9 @@ export function version(): string {
   return cached;
 }
 
+let agentString: string | undefined;
+/** Built once: it goes on every request. */
 export function userAgent(): string {
-  return `herald/${version()}`;
+  agentString ??= `herald/${version()}`;
+  return agentString;
 }

@@ -36,7 +36,12 @@ export function buildProgram(): Command {
     .command('serve')
     .description('run as a daemon: check on watch.schedule, deliver notifications, serve HTTP when server.listen is set')
     .addOption(configOption())
-    .action(run(async () => (await import('./serve.js')).serve as Action));
+    .action(
+      run(async () => {
+        (await import('../runtime.js')).tuneHeapForDaemon();
+        return (await import('./serve.js')).serve as Action;
+      }),
+    );
 
   program
     .command('check')

@@ -27,6 +27,10 @@ export type { PrepareSummary } from './session.js';
 export type { TagListing } from './tags.js';
 
 const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+/** A 500 on HEAD is often a missing manifest (quirk 14): go to GET for a clear answer instead of retrying. */
+const HEAD_RETRY_STATUS = (s: number): boolean => s === 429 || s === 502 || s === 503 || s === 504;
+/** Every manifest request sends the same Accept header: one shared headers object (never modified). */
+const MANIFEST_HEADERS: Readonly<Record<string, string>> = Object.freeze({ accept: MANIFEST_ACCEPT });
 
 export interface RegistryClientOptions {
   /** Per-host settings; `host` may be 'host[:port]' or 'host[:port]/path/prefix' (longest prefix wins). */
@@ -78,6 +82,7 @@ export class RegistryClient {
   private readonly credentials: CredentialStore;
   private readonly session: AuthSession;
   private readonly limits: RateLimits;
+  private readonly targets = new Map<string, Target>();
   private readonly logger: Logger;
   private readonly defaultTimeoutMs: number;
   private readonly maxManifestBytes: number;
@@ -113,12 +118,11 @@ export class RegistryClient {
     const res = await this.session.authorized(target, {
       url: this.url(target, `manifests/${refName}`),
       method: 'HEAD',
-      headers: { accept: MANIFEST_ACCEPT },
+      headers: MANIFEST_HEADERS,
       kind: 'head',
       subject,
       maxBytes: 0,
-      // A 500 on HEAD is often a missing manifest (quirk 14): go to GET for a clear answer instead of retrying.
-      retryStatus: (s) => s === 429 || s === 502 || s === 503 || s === 504,
+      retryStatus: HEAD_RETRY_STATUS,
     });
     if (res.status === 200) {
       const digest = res.headers['docker-content-digest']?.trim();
@@ -146,7 +150,7 @@ export class RegistryClient {
     const res = await this.session.authorized(target, {
       url: this.url(target, `manifests/${reference}`),
       method: 'GET',
-      headers: { accept: MANIFEST_ACCEPT },
+      headers: MANIFEST_HEADERS,
       kind: 'manifest',
       subject,
       maxBytes: this.maxManifestBytes,
@@ -252,7 +256,21 @@ export class RegistryClient {
 
   // -------------------------------------------------------------------------------------------
 
+  /**
+   * Where and how to reach a repository. Cached per repository for the client's lifetime (its
+   * registries entries are fixed): every request needs it, and matching entries is not free.
+   */
   private target(ref: ImageReference): Target {
+    const key = `${ref.registry}/${ref.repository}`;
+    let target = this.targets.get(key);
+    if (target === undefined) {
+      target = this.makeTarget(ref);
+      this.targets.set(key, target);
+    }
+    return target;
+  }
+
+  private makeTarget(ref: ImageReference): Target {
     const entry = this.credentials.entryFor(ref.registry, ref.repository);
     const insecure = entry?.insecure ?? false;
     const profile: ConnectionProfile = { insecure, timeoutMs: entry?.timeout ?? this.defaultTimeoutMs };

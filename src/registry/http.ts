@@ -77,6 +77,8 @@ export interface TransportOptions {
 }
 
 const MAX_REDIRECTS = 5;
+/** The body of every HEAD answer: one shared empty buffer. */
+const EMPTY = Buffer.alloc(0);
 /** Error bodies are read for their message only, never in full. */
 const ERROR_BODY_LIMIT = 64 * 1024;
 
@@ -137,7 +139,7 @@ export class Transport {
 
   private async sendFollowingRedirects(req: HttpRequest): Promise<HttpResponse> {
     let url = req.url;
-    let headers = { ...req.headers };
+    let headers = req.headers;
     for (let hop = 0; ; hop++) {
       const res = await this.sendOnce(req, url, headers);
       const location = res.headers.location;
@@ -167,6 +169,14 @@ export class Transport {
     const timeoutMs = req.profile.timeoutMs;
     let status: number | 'error' = 'error';
     let rateLimitRemaining: number | undefined;
+    // An overall deadline for requests with a body, cleared as soon as the body is read. A HEAD has
+    // no body: the connect and headers timeouts bound it, and it skips the controller and timer (the
+    // HEAD is herald's steady state; what it allocates is most of what a run allocates).
+    // (AbortSignal.timeout is not used: it keeps every signal, its timer and undici's listeners, with
+    // the request they reference, alive for the whole timeout: tens of MB at hundreds of checks a second.)
+    const deadline = req.method === 'HEAD' ? undefined : new AbortController();
+    const timer = deadline && setTimeout(() => deadline.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+    timer?.unref();
     try {
       const res = await undici().request(url, {
         method: req.method,
@@ -176,7 +186,7 @@ export class Transport {
         reset: req.method === 'HEAD' ? false : undefined,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
-        signal: AbortSignal.timeout(timeoutMs),
+        ...(deadline !== undefined ? { signal: deadline.signal } : {}),
       });
       status = res.statusCode;
       const flat = flattenHeaders(res.headers);
@@ -185,7 +195,7 @@ export class Transport {
       let body: Buffer;
       if (req.method === 'HEAD') {
         await res.body.dump();
-        body = Buffer.alloc(0);
+        body = EMPTY;
       } else if (status >= 200 && status < 300) {
         body = await readLimited(res.body, flat['content-length'], req.maxBytes, req.subject, false);
       } else {
@@ -196,6 +206,7 @@ export class Transport {
       await new Promise<void>((resolve) => setImmediate(resolve));
       return { status, headers: flat, body, url };
     } finally {
+      if (timer !== undefined) clearTimeout(timer);
       const durationMs = Math.round((performance.now() - started) * 10) / 10;
       // Guarded: masking the URL costs more than the rest of an unchanged check's bookkeeping.
       if (this.logger.isLevelEnabled('debug')) this.logger.debug({ method: req.method, url: maskUrlCredentials(url.href), status, ms: durationMs }, 'registry request');

@@ -104,13 +104,22 @@ export class AuthSession {
   async authorized(target: Target, req: Omit<HttpRequest, 'registry' | 'profile'>): Promise<HttpResponse> {
     const scope = pullScope(target.repository);
     const ping = await this.ping(target);
-    let auth = await this.authorize(target, ping.challenge, [scope], false, req.subject);
-    const full: HttpRequest = { ...req, registry: target.registry, profile: target.profile };
-    const send = (a: Authorization): Promise<HttpResponse> =>
-      this.transport.send({ ...full, headers: a.header !== undefined ? { ...req.headers, authorization: a.header } : req.headers });
-
-    const res = await send(auth);
+    const auth = await this.authorize(target, ping.challenge, [scope], false, req.subject);
+    const res = await this.transport.send(withAuthorization(target, req, auth));
     if (res.status !== 401) return res;
+    return this.afterUnauthorized(target, req, ping, auth, scope, res);
+  }
+
+  /** One round of 401 handling (kept apart so the common path stays small: it runs for every check). */
+  private async afterUnauthorized(
+    target: Target,
+    req: Omit<HttpRequest, 'registry' | 'profile'>,
+    ping: PingResult,
+    first: Authorization,
+    scope: string,
+    res: HttpResponse,
+  ): Promise<HttpResponse> {
+    let auth = first;
 
     const challenge = chooseChallenge(parseWwwAuthenticate(res.headers['www-authenticate']));
     const scheme = challenge?.scheme;
@@ -137,7 +146,7 @@ export class AuthSession {
     } else {
       throw unauthorized(req.subject, target, auth.credentials);
     }
-    const retried = await send(auth);
+    const retried = await this.transport.send(withAuthorization(target, req, auth));
     if (retried.status === 401) throw unauthorized(req.subject, target, auth.credentials);
     return retried;
   }
@@ -309,6 +318,11 @@ export class AuthSession {
     const expiresIn = typeof doc.expires_in === 'number' ? doc.expires_in : undefined;
     return { token, expiresIn };
   }
+}
+
+function withAuthorization(target: Target, req: Omit<HttpRequest, 'registry' | 'profile'>, auth: Authorization): HttpRequest {
+  const headers = auth.header !== undefined ? { ...req.headers, authorization: auth.header } : req.headers;
+  return { ...req, headers, registry: target.registry, profile: target.profile };
 }
 
 function unauthorized(subject: string, target: Target, credentials: Credentials | undefined, status = 401): RegistryError {

@@ -66,6 +66,9 @@ interface Row {
   changed: number;
   figures: RunFigures;
   counts: ReturnType<World['counts']>;
+  /** CPU ms of the registry and of the bench's own process (proxies, token server) during the run. */
+  registryCpuMs: number;
+  proxiesCpuMs: number;
 }
 
 function configYaml(world: World, n: number, dbPath: string, extra: string[] = []): string {
@@ -149,10 +152,17 @@ async function measureSize(world: World, n: number, workerCounts: number[], tmp:
   const rows: Row[] = [];
   const measure = async (c: number, run: Row['run'], changed: number): Promise<Row> => {
     world.reset();
+    const cpu0 = world.cpu();
     const figures = await worker.run(c);
-    const row = { n, c, run, changed, figures, counts: world.counts() };
+    const cpu1 = world.cpu();
+    const row = { n, c, run, changed, figures, counts: world.counts(), registryCpuMs: cpu1.registryMs - cpu0.registryMs, proxiesCpuMs: cpu1.proxiesMs - cpu0.proxiesMs };
     rows.push(row);
     log(`N=${n} C=${c} ${run}: ${figures.wallMs.toFixed(0)} ms, ${JSON.stringify(figures.statuses)}`);
+    // The figures only count when herald saw what the world holds.
+    const expected: Record<string, number> = run === 'first' ? { new: n } : run === 'unchanged' ? { unchanged: n } : { unchanged: n - changed, update: changed };
+    if (JSON.stringify(figures.statuses) !== JSON.stringify(Object.fromEntries(Object.entries(expected).filter(([, v]) => v > 0)))) {
+      throw new Error(`N=${n} C=${c} ${run}: herald reported ${JSON.stringify(figures.statuses)}, expected ${JSON.stringify(expected)}`);
+    }
     return row;
   };
   try {
@@ -293,7 +303,7 @@ const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
 const per = (count: number, n: number) => (n === 0 ? '-' : (count / n).toFixed(count % n === 0 ? 0 : 2));
 
 function table(rows: Row[], delayMs: number): string {
-  const head = ['N', 'C', 'run', 'wall ms', 'N·r/C ms', 'ratio', 'ping', 'token', 'HEAD', 'GET man', 'GET blob', 'per changed: man/blob', 'conns', 'herald CPU ms', 'peak RSS MB', 'peak heap MB', 'SQLite ms (load+commit)'];
+  const head = ['N', 'C', 'run', 'wall ms', 'N·r/C ms', 'ratio', 'ping', 'token', 'HEAD', 'GET man', 'GET blob', 'per changed: man/blob', 'conns', 'CPU ms herald / registry / proxies', 'peak RSS MB', 'peak heap MB', 'SQLite ms (load+commit)'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
     const bound = (r.n * delayMs) / r.c;
@@ -303,7 +313,7 @@ function table(rows: Row[], delayMs: number): string {
         r.n, r.c, r.run, f.wallMs.toFixed(0), bound.toFixed(0), (f.wallMs / bound).toFixed(2),
         per(k.ping, r.n), per(k.token, r.n), per(k.head, r.n), per(k.getManifest, r.n), per(k.getBlob, r.n),
         r.changed > 0 ? `${per(k.getManifest, r.changed)} / ${per(k.getBlob, r.changed)}` : '',
-        k.connections, f.cpuMs.toFixed(0), mb(f.peakRss), mb(f.peakHeap), `${(f.stateLoadMs + f.commitMs).toFixed(0)} (${f.stateLoadMs.toFixed(0)}+${f.commitMs.toFixed(0)})`,
+        k.connections, `${f.cpuMs.toFixed(0)} / ${r.registryCpuMs.toFixed(0)} / ${r.proxiesCpuMs.toFixed(0)}`, mb(f.peakRss), mb(f.peakHeap), `${(f.stateLoadMs + f.commitMs).toFixed(0)} (${f.stateLoadMs.toFixed(0)}+${f.commitMs.toFixed(0)})`,
       ].join(' | ')} |`,
     );
   }

@@ -11,6 +11,7 @@ import { createLogger } from '../src/log.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { Store } from '../src/store/index.js';
 import { runOnce } from '../src/watch/run.js';
+import { tuneHeapForDaemon } from '../src/runtime.js';
 
 export interface RunFigures {
   wallMs: number;
@@ -18,11 +19,10 @@ export interface RunFigures {
   stateLoadMs: number;
   commitMs: number;
   prepareMs: number;
-  /** Highest RSS / heapUsed sampled during the run (every 5 / 50 ms), in bytes. */
+  /** The process's peak RSS so far (getrusage ru_maxrss), in bytes: covers this run and the ones before. */
   peakRss: number;
+  /** Highest heapUsed sampled during the run (every 50 ms), in bytes. */
   peakHeap: number;
-  /** The process's peak RSS since it started (getrusage), in bytes. */
-  maxRss: number;
   /** CPU time (user + system) herald's process spent on the run, in ms. */
   cpuMs: number;
 }
@@ -30,6 +30,7 @@ export interface RunFigures {
 type Command = { cmd: 'run'; workers: number } | { cmd: 'exit' };
 
 async function main(): Promise<void> {
+  tuneHeapForDaemon(); // as `herald serve` does
   const [configFile, logFile] = process.argv.slice(2);
   if (configFile === undefined || logFile === undefined) throw new Error('usage: worker CONFIG LOGFILE');
   const loaded = await loadConfig(configFile, {});
@@ -49,23 +50,21 @@ async function main(): Promise<void> {
     void (async () => {
       loaded.config.watch.workers = msg.workers;
       for (const r of loaded.config.registries) r.concurrency = msg.workers;
-      let peakRss = 0;
+      // Peak RSS comes from the kernel (getrusage: this process's high-water mark so far); the heap is
+      // sampled every 50 ms (reading it is not free, and the sampler must not load the run it measures).
       let peakHeap = 0;
-      let ticks = 0;
-      // RSS is cheap to read; the heap figures cost more (the sampler must not load the run it measures).
-      const sample = (full: boolean): void => {
-        peakRss = Math.max(peakRss, process.memoryUsage.rss());
-        if (full) peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+      const sample = (): void => {
+        peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
       };
-      sample(true);
-      const timer = setInterval(() => sample(++ticks % 10 === 0), 5);
+      sample();
+      const timer = setInterval(sample, 50);
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       const { report, timings } = await runOnce({ loaded, store, client, logger });
       const wallMs = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
       clearInterval(timer);
-      sample(true);
+      sample();
       const statuses: Record<string, number> = {};
       for (const i of report.images) statuses[i.status] = (statuses[i.status] ?? 0) + 1;
       const figures: RunFigures = {
@@ -74,9 +73,8 @@ async function main(): Promise<void> {
         stateLoadMs: timings.stateLoadMs,
         commitMs: timings.commitMs,
         prepareMs: timings.prepareMs,
-        peakRss,
+        peakRss: process.resourceUsage().maxRSS * 1024,
         peakHeap,
-        maxRss: process.resourceUsage().maxRSS * 1024,
         cpuMs: (cpu.user + cpu.system) / 1000,
       };
       process.send!({ type: 'figures', figures });

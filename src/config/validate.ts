@@ -3,7 +3,14 @@
  * that must be unique or must exist, keys that need one another. Each problem names a key path;
  * the loader turns it into file:line:col (or the environment variable that set it).
  */
-import { validate as cronValid, validateDetailed as cronDetails } from 'node-cron';
+import { createRequire } from 'node:module';
+
+// node-cron is loaded when a schedule is checked, not at import (`check` on a config without one
+// should not pay for it). Synchronous: the checks are.
+const requireFromHere = createRequire(import.meta.url);
+function cron(): typeof import('node-cron') {
+  return requireFromHere('node-cron') as typeof import('node-cron');
+}
 import { checkNotifierConfig } from '../notify/registry.js';
 import { errorMessage } from '../errors.js';
 import { parseReference } from '../registry/reference.js';
@@ -131,8 +138,8 @@ export function checkCron(expression: string): string | undefined {
     return `invalid cron expression ${quote(expression)}: expected 5 fields (minute hour day month weekday) or 6 with seconds first, found ${fields.length}`;
   }
   try {
-    if (cronValid(expression)) return undefined;
-    const first = cronDetails(expression).errors[0];
+    if (cron().validate(expression)) return undefined;
+    const first = cron().validateDetailed(expression).errors[0];
     const field = CRON_FIELDS[first?.field ?? ''] ?? first?.field;
     const detail = !first
       ? 'not understood'

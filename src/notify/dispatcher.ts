@@ -14,7 +14,8 @@ import type { Delivery } from '../store/deliveries.js';
 import type { HeraldEvent } from '../watch/event.js';
 import { errorMessage } from '../errors.js';
 import { NotifyError, type Notifier } from './notifier.js';
-import { sleep } from '../watch/scheduler.js';
+// Not from watch/scheduler.js: that loads node-cron, which `check` does not need.
+import { sleep } from '../util/sleep.js';
 
 export interface RetryPolicy {
   attempts: number;

@@ -20,7 +20,13 @@
  * (`2024.01.05`) and numbers past 2^53. For tags that are valid semver, the order agrees with
  * semver.compare (see test/unit/versions.test.ts).
  */
-import semver from 'semver';
+import { createRequire } from 'node:module';
+import type { SemVer } from 'semver';
+
+// semver is loaded on the first pre-release comparison, not at import: config loading imports this
+// module (to check newerOnly tags) and most runs never compare a pre-release.
+const requireFromHere = createRequire(import.meta.url);
+let semverClass: typeof SemVer | undefined;
 import { UserError } from '../errors.js';
 
 export interface TagVersion {
@@ -143,14 +149,15 @@ function normalizePre(word: string, number: string | undefined, dotted: string):
   return ids.join('.');
 }
 
-const preCache = new Map<string, semver.SemVer | null>();
+const preCache = new Map<string, SemVer | null>();
 
 /** The pre-release as a semver version 0.0.0-<pre>, so semver's comparePre orders it. */
-function preSemver(pre: string): semver.SemVer | null {
+function preSemver(pre: string): SemVer | null {
   let v = preCache.get(pre);
   if (v === undefined) {
     try {
-      v = new semver.SemVer(`0.0.0-${pre}`);
+      semverClass ??= (requireFromHere('semver') as typeof import('semver')).SemVer;
+      v = new semverClass(`0.0.0-${pre}`);
     } catch {
       v = null;
     }

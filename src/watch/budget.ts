@@ -29,6 +29,8 @@ export const GETS_PER_CHANGE = 2;
 export class RunBudget {
   private readonly left = new Map<string, number>();
   private readonly deferred = new Map<string, number>();
+  /** Checks admitted and not finished, per registry: their requests may not show in `remaining` yet. */
+  private readonly inFlight = new Map<string, number>();
   private readonly told = new Set<string>();
 
   constructor(
@@ -46,14 +48,23 @@ export class RunBudget {
     const left = this.left.get(registry) ?? 1;
     this.left.set(registry, left - 1);
     const info = this.source.rateLimit?.(registry);
-    if (info === undefined) return true;
-    const limited = this.limitedReason(info);
-    if (limited !== undefined) return this.defer(registry, limited, left);
-    if (GETS_ONLY.has(registry) || !this.fresh(info) || info.remaining === undefined) return true;
-    // Checks spend the budget down to the reserve, never into it. (When the budget is low, that is
-    // below the checks still to go, the run stops there and the rest wait for the next run.)
-    if (info.remaining > reserveOf(info)) return true;
-    return this.defer(registry, `rate limit low: ${describe(info)}`, left);
+    if (info !== undefined) {
+      const limited = this.limitedReason(info);
+      if (limited !== undefined) return this.defer(registry, limited, left);
+      // Checks spend the budget down to the reserve, never into it. (When the budget is low, that is
+      // below the checks still to go, the run stops there and the rest wait for the next run.) The
+      // checks in flight will spend at least one request each that the last figure may not show yet.
+      if (!GETS_ONLY.has(registry) && this.fresh(info) && info.remaining !== undefined) {
+        if (info.remaining - (this.inFlight.get(registry) ?? 0) <= reserveOf(info)) return this.defer(registry, `rate limit low: ${describe(info)}`, left);
+      }
+    }
+    this.inFlight.set(registry, (this.inFlight.get(registry) ?? 0) + 1);
+    return true;
+  }
+
+  /** Call when an admitted check is over. */
+  finished(registry: string): void {
+    this.inFlight.set(registry, Math.max(0, (this.inFlight.get(registry) ?? 0) - 1));
   }
 
   /** Before the manifest GETs of a changed image: false when the registry's budget cannot spare them. */
@@ -62,11 +73,14 @@ export class RunBudget {
     if (info === undefined) return true;
     if (this.limitedReason(info) !== undefined) return false;
     if (!this.fresh(info) || info.remaining === undefined) return true;
-    return info.remaining - GETS_PER_CHANGE >= reserveOf(info);
+    const others = Math.max(0, (this.inFlight.get(registry) ?? 0) - 1);
+    return info.remaining - others - GETS_PER_CHANGE >= reserveOf(info);
   }
 
   /** A check that was stopped by a 429 or by mayFetch: counted and told like a deferral. */
-  deferredAfterStart(registry: string, reason: string): void {
+  deferredAfterStart(registry: string): void {
+    const info = this.source.rateLimit?.(registry);
+    const reason = info === undefined ? 'rate limited' : (this.limitedReason(info) ?? `rate limit low: ${describe(info)}`);
     this.defer(registry, reason, (this.left.get(registry) ?? 0) + 1);
   }
 

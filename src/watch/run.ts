@@ -138,9 +138,10 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
       }
       if (!budget.admit(image.ref.registry)) return undefined;
       const outcome = await checkImage(source, { ref: image.ref, platform: image.platform, detailsOnFirstCheck: wantsDetails(item, config.watch.firstCheckNotify) }, prev);
+      budget.finished(image.ref.registry);
       if (outcome.rateLimited) {
         // A rate limit is not the image's failure: no error event, no state change; next run tries again.
-        budget.deferredAfterStart(image.ref.registry, outcome.error ?? 'rate limited');
+        budget.deferredAfterStart(image.ref.registry);
         return undefined;
       }
       logOutcome(ctx.logger, item, outcome);

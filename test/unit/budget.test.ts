@@ -25,8 +25,12 @@ describe('run budget', () => {
     const b = new RunBudget({ rateLimit: () => info }, Array(30).fill('reg.example.com'), logger, start, () => start + 10);
     const admitted: boolean[] = [];
     for (let i = 0; i < 30; i++) {
-      admitted.push(b.admit('reg.example.com'));
-      info.remaining = Math.max(0, info.remaining! - 1); // each check spends one request
+      const ok = b.admit('reg.example.com');
+      admitted.push(ok);
+      if (ok) {
+        info.remaining = Math.max(0, info.remaining! - 1); // each check spends one request
+        b.finished('reg.example.com');
+      }
     }
     expect(admitted.filter(Boolean)).toHaveLength(3); // 13, 12, 11 > 10; at 10 it stops
     expect(b.deferrals().get('reg.example.com')).toBe(27);
@@ -65,5 +69,21 @@ describe('run budget', () => {
     expect(b.mayFetch('docker.io')).toBe(false); // 11 - 2 < 10
     info.remaining = 12;
     expect(b.mayFetch('docker.io')).toBe(true);
+  });
+});
+
+describe('run budget with checks in flight', () => {
+  it('counts checks still in flight against what is left, so a pool of workers stops at the reserve', () => {
+    const start = 1_000_000;
+    const { logger } = recorder();
+    const info: RateLimitInfo = { remaining: 30, limit: 100, at: start + 1, tooManyRequests: 0 };
+    const b = new RunBudget({ rateLimit: () => info }, Array(40).fill('r'), logger, start, () => start + 2);
+    // Workers start one check after another before any answers: remaining still says 30 each time.
+    const started = Array.from({ length: 20 }, () => b.admit('r')).filter(Boolean).length;
+    expect(started).toBe(20); // 30 left, 19 in flight: 11 > 10
+    expect(b.admit('r')).toBe(false); // 20 in flight would leave 10: the reserve
+    b.finished('r');
+    info.remaining = 29; // one answered (and spent one); 19 still in flight: 10 left, still the reserve
+    expect(b.admit('r')).toBe(false);
   });
 });

@@ -16,8 +16,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Writable } from 'node:stream';
 import { benchImage, pickChanged, startWorld, type World } from './world.js';
 import type { RunFigures } from './worker.js';
+import { startCountingProxy } from '../test/fixtures/proxy.js';
+import { loadConfig } from '../src/config/load.js';
+import { createLogger } from '../src/log.js';
+import { RegistryClient } from '../src/registry/client.js';
+import { Store } from '../src/store/index.js';
+import { runOnce, type RunResult } from '../src/watch/run.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root: dist-bench/bench/run.js → ../.. */
@@ -30,10 +37,11 @@ interface Options {
   delayMs: number;
   serve: boolean;
   check: boolean;
+  rateLimit: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { sizes: [100, 1000, 5000], workers: [4, 16, 64], delayMs: 20, serve: true, check: true };
+  const opts: Options = { sizes: [100, 1000, 5000], workers: [4, 16, 64], delayMs: 20, serve: true, check: true, rateLimit: true };
   const list = (v: string | undefined) => (v ?? '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -46,6 +54,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--delay') opts.delayMs = Number(argv[++i]);
     else if (a === '--no-serve') opts.serve = false;
     else if (a === '--no-check') opts.check = false;
+    else if (a === '--no-rate-limit') opts.rateLimit = false;
     else throw new Error(`unknown option ${a}`);
   }
   return opts;
@@ -71,7 +80,7 @@ interface Row {
   proxiesCpuMs: number;
 }
 
-function configYaml(world: World, n: number, dbPath: string, extra: string[] = []): string {
+function configYaml(world: World, n: number, dbPath: string, extra: string[] = [], host = world.proxy.host): string {
   const lines = [
     `db: { path: ${JSON.stringify(dbPath)} }`,
     'watch:',
@@ -81,7 +90,7 @@ function configYaml(world: World, n: number, dbPath: string, extra: string[] = [
     'defaults: { platform: linux/amd64 }',
     'registries:',
     '  - name: bench',
-    `    host: "${world.proxy.host}"`,
+    `    host: "${host}"`,
     '    insecure: true',
     '    concurrency: 16',
     `    username: ${world.username}`,
@@ -90,7 +99,7 @@ function configYaml(world: World, n: number, dbPath: string, extra: string[] = [
   ];
   for (let i = 0; i < n; i++) {
     const img = benchImage(i);
-    lines.push(`  - name: ${world.proxy.host}/${img.repo}:${img.tag}`);
+    lines.push(`  - name: ${host}/${img.repo}:${img.tag}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -297,6 +306,90 @@ async function measureServe(world: World, n: number, dbPath: string, tmp: string
 }
 
 // ---------------------------------------------------------------------------------------------
+// Rate limits: herald in this process, against an HTTP proxy that enforces a Docker Hub-style budget
+
+interface RateLimitFigures {
+  images: number;
+  limit: number;
+  remainingBefore: number;
+  low: { checked: number; skipped: number; events: number; requests: number; remainingAfter: number; log: string[] };
+  refill: { deferredFirst: boolean; checked: number; skipped: number; updates: number };
+  limited: { requests: number; skipped: number; errors: number; log: string[] };
+}
+
+async function measureRateLimit(world: World, tmp: string, delayMs: number): Promise<RateLimitFigures> {
+  const images = 300;
+  const limit = 100;
+  const remainingBefore = 60;
+  await world.pushUpTo(images);
+  const proxy = await startCountingProxy(world.registry.url, { delayMs });
+  const file = join(tmp, 'ratelimit.yml');
+  writeFileSync(file, configYaml(world, images, join(tmp, 'ratelimit.db'), [], proxy.host));
+  const loaded = await loadConfig(file, {});
+  const store = Store.open(loaded.config.db.path);
+  const lines: Array<{ msg: string; level: number }> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { msg: string; level: number });
+      done();
+    },
+  });
+  const logger = createLogger({ level: 'info', destination: sink, pretty: false });
+  const client = new RegistryClient({ registries: loaded.config.registries, logger, retries: 0 });
+  const run = (): Promise<RunResult> => runOnce({ loaded, store, client, logger });
+  const count = (r: RunResult, status: string) => r.report.images.filter((i) => i.status === status).length;
+  const warnings = () => lines.filter((l) => l.level === 40).map((l) => l.msg);
+  try {
+    await run(); // first sighting, no budget
+    // A change the budget will hold back: the last image of the list is checked last.
+    const last = images - 1;
+    await world.change([last], 1000);
+
+    proxy.setRateLimit({ limit, remaining: remainingBefore });
+    proxy.reset();
+    lines.length = 0;
+    const low = await run();
+    const lowFigures = {
+      checked: images - count(low, 'skipped'),
+      skipped: count(low, 'skipped'),
+      events: low.events.length,
+      requests: proxy.counts.total,
+      remainingAfter: proxy.rateLimitRemaining() ?? NaN,
+      log: warnings(),
+    };
+    const deferred = new Set(low.report.images.filter((i) => i.status === 'skipped').map((i) => i.image.slice(i.image.indexOf('/') + 1, i.image.lastIndexOf(':'))));
+
+    proxy.setRateLimit({ limit: 10_000 });
+    proxy.reset();
+    const refill = await run();
+    const firstHeads = proxy.log.filter((e) => e.kind === 'head').slice(0, deferred.size).map((e) => e.path.split('/manifests/')[0]!.slice('/v2/'.length));
+    const refillFigures = {
+      deferredFirst: firstHeads.length === deferred.size && firstHeads.every((repo) => deferred.has(repo)),
+      checked: images - count(refill, 'skipped'),
+      skipped: count(refill, 'skipped'),
+      updates: count(refill, 'update'),
+    };
+
+    proxy.setRateLimit({ limit, remaining: 0, retryAfter: 3600 });
+    proxy.reset();
+    lines.length = 0;
+    const limited = await run();
+    return {
+      images,
+      limit,
+      remainingBefore,
+      low: lowFigures,
+      refill: refillFigures,
+      limited: { requests: proxy.counts.total, skipped: count(limited, 'skipped'), errors: count(limited, 'error'), log: warnings() },
+    };
+  } finally {
+    await client.close();
+    store.close();
+    await proxy.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Output
 
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
@@ -334,6 +427,7 @@ async function main(): Promise<void> {
   const round = { value: 0 };
   let check: CheckFigures | undefined;
   let serve: ServeFigures | undefined;
+  let rateLimit: RateLimitFigures | undefined;
   try {
     let largest: { n: number; dbPath: string } | undefined;
     for (const n of opts.sizes) {
@@ -342,6 +436,7 @@ async function main(): Promise<void> {
       largest = { n, dbPath: result.dbPath };
     }
     if (opts.check) check = await measureCheck(world, tmp);
+    if (opts.rateLimit) rateLimit = await measureRateLimit(world, tmp, opts.delayMs);
     if (opts.serve && largest) serve = await measureServe(world, largest.n, largest.dbPath, tmp);
   } finally {
     await world.stop();
@@ -373,6 +468,19 @@ async function main(): Promise<void> {
       `herald serve, real process, ${serve.n} images (workers 16): runs took ${serve.runsMs.join(' ms, ')} ms (start-up run with cold tokens, then a scheduled run); ` +
         `peak RSS (VmHWM) ${mb(serve.vmHwm)} MB, RSS after ${mb(serve.vmRss)} MB; scheduled run's requests: ping ${k.ping}, token ${k.token}, HEAD ${k.head}, GET manifest ${k.getManifest}, GET blob ${k.getBlob}`,
     );
+  }
+  if (rateLimit) {
+    const { low, refill, limited } = rateLimit;
+    out.push('');
+    out.push(`Rate limit (an HTTP proxy enforcing a RateLimit budget on every request, ${rateLimit.images} images, one of them changed):`);
+    out.push(
+      `- ${rateLimit.remainingBefore} of ${rateLimit.limit} left: ${low.checked} checked, ${low.skipped} deferred (skipped), ${low.events} events, ` +
+        `${low.requests} requests spent, ${low.remainingAfter} left (a tenth of the limit is kept back). Log: "${low.log.join('" / "')}"`,
+    );
+    out.push(
+      `- next run, budget refilled: the deferred images were checked first: ${refill.deferredFirst ? 'yes' : 'NO'}; ${refill.checked} checked, ${refill.skipped} skipped, ${refill.updates} update (the change held back before)`,
+    );
+    out.push(`- budget spent (429, Retry-After 3600 s): ${limited.requests} request, ${limited.skipped} deferred, ${limited.errors} errors. Log: "${limited.log.join('" / "')}"`);
   }
   out.push('');
   out.push(`bench took ${((performance.now() - started) / 1000).toFixed(0)} s`);

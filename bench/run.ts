@@ -16,7 +16,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
 import { Writable } from 'node:stream';
+import { startDelayProxy } from './delay-proxy.js';
 import { benchImage, pickChanged, startWorld, type World } from './world.js';
 import type { RunFigures } from './worker.js';
 import { startCountingProxy } from '../test/fixtures/proxy.js';
@@ -38,10 +41,11 @@ interface Options {
   serve: boolean;
   check: boolean;
   rateLimit: boolean;
+  stub: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { sizes: [100, 1000, 5000], workers: [4, 16, 64], delayMs: 20, serve: true, check: true, rateLimit: true };
+  const opts: Options = { sizes: [100, 1000, 5000], workers: [4, 16, 64], delayMs: 20, serve: true, check: true, rateLimit: true, stub: true };
   const list = (v: string | undefined) => (v ?? '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -55,6 +59,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-serve') opts.serve = false;
     else if (a === '--no-check') opts.check = false;
     else if (a === '--no-rate-limit') opts.rateLimit = false;
+    else if (a === '--no-stub') opts.stub = false;
     else throw new Error(`unknown option ${a}`);
   }
   return opts;
@@ -306,6 +311,68 @@ async function measureServe(world: World, n: number, dbPath: string, tmp: string
 }
 
 // ---------------------------------------------------------------------------------------------
+// The same runs against a stub registry: a few lines of node:http that answer every HEAD with a
+// fixed digest, behind the same latency proxy. Not a registry; it only shows how close herald itself
+// gets to N·r/C when the server costs (almost) no CPU on the cores herald shares with it.
+
+interface StubFigures {
+  n: number;
+  c: number;
+  figures: RunFigures;
+  heads: number;
+  serverCpuMs: number;
+  /** The same HEADs from a bare undici client (bench/floor-client.ts): what the testbed allows. */
+  floorMs: number;
+}
+
+function bareClient(origin: string, n: number, c: number): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [join(here, 'floor-client.js'), origin, String(n), String(c)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolvePromise((JSON.parse(out) as { ms: number }).ms) : reject(new Error(`floor client exited ${code}`))));
+  });
+}
+
+async function measureStub(n: number, c: number, delayMs: number, tmp: string): Promise<StubFigures> {
+  let heads = 0;
+  const digestOf = (path: string) => `sha256:${createHash('sha256').update(path).digest('hex')}`;
+  const server = createServer((req, res) => {
+    if (req.method === 'HEAD' && req.url?.includes('/manifests/')) {
+      heads++;
+      res.writeHead(200, { 'docker-content-digest': digestOf(req.url), 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': '500' }).end();
+    } else {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' }).end('{}');
+    }
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const proxy = await startDelayProxy(`http://127.0.0.1:${port}`, delayMs);
+  const file = join(tmp, 'stub.yml');
+  const lines = [`db: { path: ${JSON.stringify(join(tmp, 'stub.db'))} }`, 'watch: { workers: 16 }', 'defaults: { platform: linux/amd64 }', 'registries:', `  - { name: stub, host: "${proxy.host}", insecure: true }`, 'images:'];
+  for (let i = 0; i < n; i++) lines.push(`  - name: ${proxy.host}/${benchImage(i).repo}:1.0`);
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  const worker = await Worker.start(file, join(tmp, 'stub.log'));
+  try {
+    await worker.run(c); // first sighting
+    await worker.run(c); // warm-up of the warm path
+    heads = 0;
+    const cpu0 = process.cpuUsage();
+    const figures = await worker.run(c);
+    const cpu = process.cpuUsage(cpu0);
+    const headsInRun = heads;
+    const floorMs = await bareClient(proxy.url, n, c);
+    return { n, c, figures, heads: headsInRun, serverCpuMs: (cpu.user + cpu.system) / 1000, floorMs };
+  } finally {
+    await worker.exit();
+    await proxy.stop();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Rate limits: herald in this process, against an HTTP proxy that enforces a Docker Hub-style budget
 
 interface RateLimitFigures {
@@ -428,6 +495,7 @@ async function main(): Promise<void> {
   let check: CheckFigures | undefined;
   let serve: ServeFigures | undefined;
   let rateLimit: RateLimitFigures | undefined;
+  let stub: StubFigures | undefined;
   try {
     let largest: { n: number; dbPath: string } | undefined;
     for (const n of opts.sizes) {
@@ -437,6 +505,7 @@ async function main(): Promise<void> {
     }
     if (opts.check) check = await measureCheck(world, tmp);
     if (opts.rateLimit) rateLimit = await measureRateLimit(world, tmp, opts.delayMs);
+    if (opts.stub) stub = await measureStub(1000, 16, opts.delayMs, tmp);
     if (opts.serve && largest) serve = await measureServe(world, largest.n, largest.dbPath, tmp);
   } finally {
     await world.stop();
@@ -452,6 +521,17 @@ async function main(): Promise<void> {
   out.push('Runs in one serve-like process (per image unless noted; the "first" run sees every image for the first time):');
   out.push('');
   out.push(table(rows, opts.delayMs));
+  if (stub) {
+    const bound = (stub.n * opts.delayMs) / stub.c;
+    const f = stub.figures;
+    out.push('');
+    out.push(
+      `Against a stub server instead of docker-registry (same ${opts.delayMs} ms proxy; node:http answering every HEAD with a fixed digest): ` +
+        `N=${stub.n}, C=${stub.c}, warm unchanged run ${f.wallMs.toFixed(0)} ms, N·r/C ${bound.toFixed(0)} ms, ratio ${(f.wallMs / bound).toFixed(2)} (of which checks ${f.checksMs.toFixed(0)} ms); ` +
+        `${stub.heads} HEADs; CPU ms herald ${f.cpuMs.toFixed(0)}, stub and proxy ${stub.serverCpuMs.toFixed(0)}; SQLite ${(f.stateLoadMs + f.commitMs).toFixed(0)} ms. ` +
+        `A bare undici client sending the same ${stub.n} HEADs ${stub.c} at a time through the same proxy: ${stub.floorMs.toFixed(0)} ms (ratio ${(stub.floorMs / bound).toFixed(2)}); herald's whole run is ${((f.wallMs / stub.floorMs - 1) * 100).toFixed(0)}% above that.`,
+    );
+  }
   if (check) {
     const k = check.counts;
     out.push('');

@@ -19,6 +19,8 @@ export interface RunFigures {
   stateLoadMs: number;
   commitMs: number;
   prepareMs: number;
+  /** Time in the check pool (from the first check started to the last one finished). */
+  checksMs: number;
   /** The process's peak RSS so far (getrusage ru_maxrss), in bytes: covers this run and the ones before. */
   peakRss: number;
   /** Highest heapUsed sampled during the run (every 50 ms), in bytes. */
@@ -73,6 +75,7 @@ async function main(): Promise<void> {
         stateLoadMs: timings.stateLoadMs,
         commitMs: timings.commitMs,
         prepareMs: timings.prepareMs,
+        checksMs: timings.checksMs,
         peakRss: process.resourceUsage().maxRSS * 1024,
         peakHeap,
         cpuMs: (cpu.user + cpu.system) / 1000,

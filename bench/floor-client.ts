@@ -1,0 +1,33 @@
+/**
+ * The testbed's floor: the same N HEAD requests, C at a time, over keep-alive connections, with a
+ * bare undici client and nothing else (no config, no auth, no state, no pool logic). Run in its own
+ * process like the herald worker; prints the wall time of the last of three rounds as JSON.
+ *   node floor-client.js <origin> <n> <c>
+ */
+import { Agent, request } from 'undici';
+
+async function main(): Promise<void> {
+  const [origin, nArg, cArg] = process.argv.slice(2);
+  const n = Number(nArg);
+  const c = Number(cArg);
+  const agent = new Agent({ keepAliveTimeout: 30_000 });
+  let ms = 0;
+  for (let round = 0; round < 3; round++) {
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: c }, async () => {
+        while (next < n) {
+          const i = next++;
+          const res = await request(`${origin}/v2/bench/app-${String(i).padStart(5, '0')}/manifests/1.0`, { method: 'HEAD', dispatcher: agent, reset: false });
+          await res.body.dump();
+        }
+      }),
+    );
+    ms = performance.now() - t0;
+  }
+  await agent.close();
+  process.stdout.write(`${JSON.stringify({ ms })}\n`);
+}
+
+void main();

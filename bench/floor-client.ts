@@ -2,12 +2,16 @@
  * The testbed's floor: the same N HEAD requests, C at a time, over keep-alive connections, with a
  * bare undici client and nothing else (no config, no auth, no state, no pool logic). Run in its own
  * process like the herald worker; prints the wall time of the last of three rounds as JSON.
- *   node floor-client.js <origin> <n> <c>
+ *   node floor-client.js <origin> <n> <c> [tokens.json]
+ * With tokens.json (an array; token k serves images 50k..50k+49, as herald's batched tokens do), each
+ * request carries `Authorization: Bearer <token>`.
  */
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 
 async function main(): Promise<void> {
-  const [origin, nArg, cArg] = process.argv.slice(2);
+  const [origin, nArg, cArg, tokensFile] = process.argv.slice(2);
+  const headers = tokensFile === undefined ? [] : (JSON.parse(readFileSync(tokensFile, 'utf8')) as string[]).map((t) => ({ authorization: `Bearer ${t}` }));
   const n = Number(nArg);
   const c = Number(cArg);
   const agent = new Agent({ keepAliveTimeout: 30_000 });
@@ -19,7 +23,13 @@ async function main(): Promise<void> {
       Array.from({ length: c }, async () => {
         while (next < n) {
           const i = next++;
-          const res = await request(`${origin}/v2/bench/app-${String(i).padStart(5, '0')}/manifests/1.0`, { method: 'HEAD', dispatcher: agent, reset: false });
+          const res = await request(`${origin}/v2/bench/app-${String(i).padStart(5, '0')}/manifests/1.0`, {
+            method: 'HEAD',
+            dispatcher: agent,
+            reset: false,
+            headers: { accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json', ...headers[Math.floor(i / 50)] },
+          });
+          if (res.statusCode !== 200) throw new Error(`HEAD ${i}: ${res.statusCode}`);
           await res.body.dump();
         }
       }),

@@ -155,7 +155,20 @@ class Worker {
   }
 }
 
-async function measureSize(world: World, n: number, workerCounts: number[], tmp: string, round: { value: number }): Promise<{ rows: Row[]; dbPath: string; configFile: string }> {
+/** A bare undici client's time for the same HEADs against docker-registry (tokens minted like herald's batches). */
+async function registryFloor(world: World, n: number, c: number, tmp: string): Promise<number> {
+  const ts = world.registry.tokenServer!;
+  const tokens: string[] = [];
+  for (let first = 0; first < n; first += 50) {
+    const access = Array.from({ length: Math.min(50, n - first) }, (_, k) => ({ type: 'repository', name: benchImage(first + k).repo, actions: ['pull'] }));
+    tokens.push(ts.issueToken(world.username, access, 600));
+  }
+  const file = join(tmp, `tokens-${n}.json`);
+  writeFileSync(file, JSON.stringify(tokens));
+  return bareClient(world.proxy.url, n, c, file);
+}
+
+async function measureSize(world: World, n: number, workerCounts: number[], tmp: string, round: { value: number }): Promise<{ rows: Row[]; dbPath: string; configFile: string; floor?: { c: number; ms: number } }> {
   const t = performance.now();
   await world.pushUpTo(n);
   log(`N=${n}: images pushed in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -192,7 +205,10 @@ async function measureSize(world: World, n: number, workerCounts: number[], tmp:
   } finally {
     await worker.exit();
   }
-  return { rows, dbPath, configFile };
+  // The testbed's own floor for the target row (N = 1000, C = 16): the same HEADs from a bare client.
+  const c = workerCounts.includes(16) ? 16 : workerCounts[0]!;
+  const floor = n === 1000 ? { c, ms: await registryFloor(world, n, c, tmp) } : undefined;
+  return { rows, dbPath, configFile, ...(floor !== undefined ? { floor } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -325,9 +341,10 @@ interface StubFigures {
   floorMs: number;
 }
 
-function bareClient(origin: string, n: number, c: number): Promise<number> {
+function bareClient(origin: string, n: number, c: number, tokensFile?: string): Promise<number> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(here, 'floor-client.js'), origin, String(n), String(c)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const args = [join(here, 'floor-client.js'), origin, String(n), String(c), ...(tokensFile !== undefined ? [tokensFile] : [])];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
     child.on('error', reject);
@@ -491,6 +508,7 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'herald-bench-'));
   const world = await startWorld(opts.delayMs);
   const rows: Row[] = [];
+  const floors: Array<{ n: number; c: number; ms: number }> = [];
   const round = { value: 0 };
   let check: CheckFigures | undefined;
   let serve: ServeFigures | undefined;
@@ -501,6 +519,7 @@ async function main(): Promise<void> {
     for (const n of opts.sizes) {
       const result = await measureSize(world, n, opts.workers, tmp, round);
       rows.push(...result.rows);
+      if (result.floor) floors.push({ n, ...result.floor });
       largest = { n, dbPath: result.dbPath };
     }
     if (opts.check) check = await measureCheck(world, tmp);
@@ -521,6 +540,16 @@ async function main(): Promise<void> {
   out.push('Runs in one serve-like process (per image unless noted; the "first" run sees every image for the first time):');
   out.push('');
   out.push(table(rows, opts.delayMs));
+  for (const f of floors) {
+    const bound = (f.n * opts.delayMs) / f.c;
+    const herald = rows.find((r) => r.n === f.n && r.c === f.c && r.run === 'unchanged');
+    out.push('');
+    out.push(
+      `Testbed floor: a bare undici client sending the same ${f.n} HEADs (with tokens), ${f.c} at a time, through the same proxy to the same docker-registry: ` +
+        `${f.ms.toFixed(0)} ms (ratio ${(f.ms / bound).toFixed(2)})` +
+        (herald ? `; herald's warm unchanged run: ${herald.figures.wallMs.toFixed(0)} ms (ratio ${(herald.figures.wallMs / bound).toFixed(2)}).` : '.'),
+    );
+  }
   if (stub) {
     const bound = (stub.n * opts.delayMs) / stub.c;
     const f = stub.figures;

@@ -32,7 +32,8 @@ export async function check(...args: unknown[]): Promise<number> {
     report.deliveries = { sent, pending, failed: failedNow };
     if (opts.json) printJson(report);
     else {
-      print(
+      if (report.images.length === 0) print(`no images to check in ${loaded.file}`);
+      else print(
         table(
           ['IMAGE', 'PLATFORM', 'STATUS', 'DIGEST', 'DETAIL'],
           report.images.map((i) => [

@@ -87,6 +87,10 @@ describe('herald CLI against a registry', () => {
     expect(pruned.code).toBe(0);
     expect(pruned.stdout).toContain(`removed ${app}`);
     expect(JSON.parse((await herald(['images', 'list', '-c', file, '--json'])).stdout)).toEqual([]);
+    // Checking a config that watches nothing says so instead of printing an empty table.
+    const nothing = await herald(['check', '-c', pruneConfig]);
+    expect(nothing.code).toBe(0);
+    expect(nothing.stdout.trim()).toBe(`no images to check in ${pruneConfig}`);
   });
 
   it('exits 1 with a one-line error per failing image, and names it', async () => {

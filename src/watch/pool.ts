@@ -39,8 +39,9 @@ export interface KeyedPoolOptions<T, R> {
 
 /**
  * mapPool with a second bound per group: `concurrency` in flight overall, and at most
- * `limitOf(key)` of one group. Free slots go to the groups in turn, so a slow or rate-limited
- * registry holds at most its own share of the workers and the other registries keep moving.
+ * `limitOf(key)` of one group. A free slot goes to the group with the fewest items in flight, so a
+ * slow or rate-limited registry holds at most its limit and, while others have work, no more than
+ * an even share of the workers: the other registries keep moving.
  * Items of one group start in their order; results keep the items' order.
  */
 export function mapPoolByKey<T, R>(items: readonly T[], opts: KeyedPoolOptions<T, R>, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -68,16 +69,20 @@ export function mapPoolByKey<T, R>(items: readonly T[], opts: KeyedPoolOptions<T
     };
     const pump = (): void => {
       while (!failed && active < concurrency) {
-        // The next group (round robin) with queued items and a free slot.
+        // Of the groups with queued items and a free slot, the one with the fewest in flight (ties in
+        // turn). A slow registry keeps its slots longer; picking by fewest in flight, not merely in
+        // turn, stops it from collecting every freed slot: while another group has work it holds at
+        // most an even share, and when the others are done it may use everything its limit allows.
         let picked: (typeof groups)[number] | undefined;
+        let pickedAt = 0;
         for (let n = 0; n < groups.length; n++) {
           const g = groups[(turn + n) % groups.length]!;
-          if (g.head < g.pending.length && g.running < g.limit) {
+          if (g.head < g.pending.length && g.running < g.limit && (picked === undefined || g.running < picked.running)) {
             picked = g;
-            turn = (turn + n + 1) % groups.length;
-            break;
+            pickedAt = n;
           }
         }
+        if (picked) turn = (turn + pickedAt + 1) % groups.length;
         if (!picked) break;
         const i = picked.pending[picked.head++]!;
         const item = items[i]!;

@@ -55,6 +55,40 @@ describe('mapPoolByKey', () => {
     expect(await done).toEqual(items);
   });
 
+  it('with limits as wide as the pool (the default), a slow key holds no more than an even share', async () => {
+    // The default per-registry bound equals watch.workers: the limit alone does not protect the
+    // fast registry; the choice of who gets a freed slot must.
+    const items = [...Array.from({ length: 40 }, (_, i) => `slow${i}`), ...Array.from({ length: 200 }, (_, i) => `fast${i}`)];
+    const slow: Array<() => void> = [];
+    let slowInFlight = 0;
+    let maxSlowWhileFastQueued = 0;
+    let fastStarted = 0;
+    const done = mapPoolByKey(
+      items,
+      { concurrency: 8, keyOf: (s) => (s.startsWith('slow') ? 'slow' : 'fast'), limitOf: () => 8 },
+      (s) => {
+        if (s.startsWith('slow')) {
+          slowInFlight++;
+          if (fastStarted < 200) maxSlowWhileFastQueued = Math.max(maxSlowWhileFastQueued, slowInFlight);
+          return new Promise<string>((resolve) => slow.push(() => (slowInFlight--, resolve(s))));
+        }
+        fastStarted++;
+        return tick().then(() => s);
+      },
+    );
+    for (let n = 0; n < 400 && fastStarted < 200; n++) await tick();
+    expect(fastStarted).toBe(200); // the fast key went through all its work meanwhile
+    expect(maxSlowWhileFastQueued).toBe(4); // half of 8, never more
+    await tick();
+    // Once the fast key is done, the slow one may use every slot.
+    expect(slow).toHaveLength(8);
+    while (slow.length > 0) {
+      slow.shift()!();
+      for (let n = 0; n < 3; n++) await tick();
+    }
+    expect(await done).toEqual(items);
+  });
+
   it('skips what is not started once the signal aborts, and handles empty input', async () => {
     expect(await mapPoolByKey([], { concurrency: 3, keyOf: () => 'k', limitOf: () => 1 }, async () => 1)).toEqual([]);
     const ac = new AbortController();

@@ -17,6 +17,8 @@ export interface DelayProxy {
   url: string;
   counts: RequestCounts;
   connections: number;
+  /** When the last answer bytes went back to a client (epoch ms, sub-ms precision); 0 before any. */
+  lastAnswerAt: number;
   reset(): void;
   setDelay(ms: number): void;
   stop(): Promise<void>;
@@ -37,6 +39,7 @@ export async function startDelayProxy(target: string, delayMs: number): Promise<
     url: '',
     counts: zero(),
     connections: 0,
+    lastAnswerAt: 0,
     reset() {
       proxy.counts = zero();
       proxy.connections = 0;
@@ -80,7 +83,10 @@ export async function startDelayProxy(target: string, delayMs: number): Promise<
       if (delay > 0) setTimeout(() => upstream.write(chunk), delay);
       else upstream.write(chunk);
     });
-    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    upstream.on('data', (chunk: Buffer) => {
+      proxy.lastAnswerAt = performance.timeOrigin + performance.now();
+      client.write(chunk);
+    });
     client.on('end', () => setTimeout(() => upstream.end(), delay));
     upstream.on('end', () => client.end());
     client.on('error', close);

@@ -6,6 +6,10 @@
  * ratio to the latency bound N·r/C, requests per image by kind, connections opened, peak RSS and
  * heap, and SQLite time (state load + the run's one transaction). Then whole-process `herald check`
  * times (empty config; 300 images) and a real `herald serve` process with the largest N.
+ * Around the target row (N = 1000, C = 16): a bare undici client's time for the same requests (the
+ * testbed's floor), one HEAD at a time (the round trip this testbed really has), the same run at
+ * r = 50 ms, a slow registry beside a fast one, a stub server instead of docker-registry, and a
+ * proxy that enforces a rate-limit budget. It ends with each target of issue 6: met or MISSED.
  *
  *   npm run bench                      # N = 100, 1000, 5000; C = 4, 16, 64; r = 20 ms
  *   npm run bench -- --quick           # N = 100, 1000; C = 16
@@ -42,10 +46,11 @@ interface Options {
   check: boolean;
   rateLimit: boolean;
   stub: boolean;
+  neighbour: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { sizes: [100, 1000, 5000], workers: [4, 16, 64], delayMs: 20, serve: true, check: true, rateLimit: true, stub: true };
+  const opts: Options = { sizes: [100, 1000, 5000], workers: [4, 16, 64], delayMs: 20, serve: true, check: true, rateLimit: true, stub: true, neighbour: true };
   const list = (v: string | undefined) => (v ?? '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -60,6 +65,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-check') opts.check = false;
     else if (a === '--no-rate-limit') opts.rateLimit = false;
     else if (a === '--no-stub') opts.stub = false;
+    else if (a === '--no-neighbour') opts.neighbour = false;
     else throw new Error(`unknown option ${a}`);
   }
   return opts;
@@ -78,6 +84,8 @@ interface Row {
   c: number;
   run: 'first' | 'unchanged' | 'changed 10%';
   changed: number;
+  /** Of the changed images, those that are multi-platform (an index and a platform manifest to fetch). */
+  changedMulti: number;
   figures: RunFigures;
   counts: ReturnType<World['counts']>;
   /** CPU ms of the registry and of the bench's own process (proxies, token server) during the run. */
@@ -177,12 +185,12 @@ async function measureSize(world: World, n: number, workerCounts: number[], tmp:
   writeFileSync(configFile, configYaml(world, n, dbPath));
   const worker = await Worker.start(configFile, join(tmp, `n${n}.log`));
   const rows: Row[] = [];
-  const measure = async (c: number, run: Row['run'], changed: number): Promise<Row> => {
+  const measure = async (c: number, run: Row['run'], changed: number, changedMulti = 0): Promise<Row> => {
     world.reset();
     const cpu0 = world.cpu();
     const figures = await worker.run(c);
     const cpu1 = world.cpu();
-    const row = { n, c, run, changed, figures, counts: world.counts(), registryCpuMs: cpu1.registryMs - cpu0.registryMs, proxiesCpuMs: cpu1.proxiesMs - cpu0.proxiesMs };
+    const row = { n, c, run, changed, changedMulti, figures, counts: world.counts(), registryCpuMs: cpu1.registryMs - cpu0.registryMs, proxiesCpuMs: cpu1.proxiesMs - cpu0.proxiesMs };
     rows.push(row);
     log(`N=${n} C=${c} ${run}: ${figures.wallMs.toFixed(0)} ms, ${JSON.stringify(figures.statuses)}`);
     // The figures only count when herald saw what the world holds.
@@ -195,12 +203,17 @@ async function measureSize(world: World, n: number, workerCounts: number[], tmp:
   try {
     // First sighting of everything (not a target; shows the cold cost), at the widest pool.
     await measure(Math.max(...workerCounts), 'first', 0);
+    // One unmeasured unchanged run: serve repeats that path every few minutes, so the rows below
+    // show it warm (JIT-compiled), not its first time.
+    const warmUp = await worker.run(Math.max(...workerCounts));
+    if (warmUp.statuses.unchanged !== n) throw new Error(`N=${n} warm-up: herald reported ${JSON.stringify(warmUp.statuses)}`);
     for (const c of workerCounts) {
       await measure(c, 'unchanged', 0);
       const k = Math.round(n / 10);
       round.value++;
-      await world.change(pickChanged(n, k, round.value), round.value);
-      await measure(c, 'changed 10%', k);
+      const picked = pickChanged(n, k, round.value);
+      await world.change(picked, round.value);
+      await measure(c, 'changed 10%', k, picked.filter((i) => benchImage(i).multi).length);
     }
   } finally {
     await worker.exit();
@@ -209,6 +222,87 @@ async function measureSize(world: World, n: number, workerCounts: number[], tmp:
   const c = workerCounts.includes(16) ? 16 : workerCounts[0]!;
   const floor = n === 1000 ? { c, ms: await registryFloor(world, n, c, tmp) } : undefined;
   return { rows, dbPath, configFile, ...(floor !== undefined ? { floor } : {}) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The target row, looked at more closely
+
+interface LatencyFigures {
+  n: number;
+  c: number;
+  /** One HEAD at a time (bare client, 100 HEADs): what one round trip to this testbed's registry costs. */
+  singleHeadMs: number;
+  /** herald's third warm unchanged run at a longer delay, where the two cores are not the limit. */
+  longDelayMs: number;
+  long: RunFigures;
+  longFloorMs: number;
+}
+
+async function measureLatency(world: World, n: number, c: number, configFile: string, delayMs: number, longDelayMs: number, tmp: string): Promise<LatencyFigures> {
+  const singleHeadMs = (await registryFloor(world, 100, 1, tmp)) / 100;
+  world.setDelay(longDelayMs);
+  const worker = await Worker.start(configFile, join(tmp, `latency${n}.log`));
+  try {
+    // Two warm-up runs: the first also absorbs images the later sizes changed since this database's last run.
+    await worker.run(c);
+    await worker.run(c);
+    const long = await worker.run(c);
+    if (long.statuses.unchanged !== n) throw new Error(`r=${longDelayMs} ms run: herald reported ${JSON.stringify(long.statuses)}, expected ${n} unchanged`);
+    const longFloorMs = await registryFloor(world, n, c, tmp);
+    return { n, c, singleHeadMs, longDelayMs, long, longFloorMs };
+  } finally {
+    await worker.exit();
+    world.setDelay(delayMs);
+  }
+}
+
+interface NeighbourFigures {
+  fast: number;
+  slow: number;
+  slowDelayMs: number;
+  workers: number;
+  wallMs: number;
+  /** From the run's start to the last answer each registry sent. */
+  fastDoneMs: number;
+  slowDoneMs: number;
+}
+
+/**
+ * One slow registry beside the fast one: the same docker-registry behind a second proxy (another
+ * host:port, so herald sees another registry) with a much longer delay, default per-registry bounds.
+ */
+async function measureNeighbour(world: World, tmp: string, delayMs: number): Promise<NeighbourFigures> {
+  const fast = 1000;
+  const slow = 100;
+  const slowDelayMs = 15 * delayMs;
+  const workers = 16;
+  await world.pushUpTo(fast);
+  const slowProxy = await startDelayProxy(world.registry.url, slowDelayMs);
+  const file = join(tmp, 'neighbour.yml');
+  const entry = (name: string, host: string) => [`  - name: ${name}`, `    host: "${host}"`, '    insecure: true', `    username: ${world.username}`, `    password: "${world.password}"`];
+  const lines = [
+    `db: { path: ${JSON.stringify(join(tmp, 'neighbour.db'))} }`,
+    `watch: { workers: ${workers}, jitter: 0 }`,
+    'defaults: { platform: linux/amd64 }',
+    'registries:',
+    ...entry('fast', world.proxy.host),
+    ...entry('slow', slowProxy.host),
+    'images:',
+  ];
+  for (let i = 0; i < fast; i++) lines.push(`  - name: ${world.proxy.host}/${benchImage(i).repo}:${benchImage(i).tag}`);
+  for (let i = 0; i < slow; i++) lines.push(`  - name: ${slowProxy.host}/${benchImage(i).repo}:${benchImage(i).tag}`);
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  const worker = await Worker.start(file, join(tmp, 'neighbour.log'));
+  try {
+    await worker.run(workers);
+    await worker.run(workers);
+    const f = await worker.run(workers);
+    if (f.statuses.unchanged !== fast + slow) throw new Error(`neighbour run: herald reported ${JSON.stringify(f.statuses)}`);
+    return { fast, slow, slowDelayMs, workers, wallMs: f.wallMs, fastDoneMs: world.proxy.lastAnswerAt - f.startedAt, slowDoneMs: slowProxy.lastAnswerAt - f.startedAt };
+  } finally {
+    await worker.exit();
+    await slowProxy.stop();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -497,6 +591,84 @@ function table(rows: Row[], delayMs: number): string {
   return lines.join('\n');
 }
 
+interface TargetInput {
+  rows: Row[];
+  delayMs: number;
+  floors: Array<{ n: number; c: number; ms: number }>;
+  latency: LatencyFigures | undefined;
+  check: CheckFigures | undefined;
+  serve: ServeFigures | undefined;
+  rateLimit: RateLimitFigures | undefined;
+  neighbour: NeighbourFigures | undefined;
+}
+
+/** Each target of issue 6 against what this bench measured: met, MISSED, or not measured in this run. */
+function targets(t: TargetInput): string {
+  const lines = ['| target | measured | verdict |', '|---|---|---|'];
+  const add = (target: string, measured: string, met: boolean | undefined) => lines.push(`| ${target} | ${measured} | ${met === undefined ? 'not measured' : met ? 'met' : 'MISSED'} |`);
+  const unchanged = t.rows.filter((r) => r.run === 'unchanged');
+  const changed = t.rows.filter((r) => r.run === 'changed 10%');
+  const warm = [...unchanged, ...changed];
+
+  add(
+    'unchanged image in serve: exactly 1 HEAD, 0 GETs, no ping or token',
+    unchanged.length === 0 ? '-' : `${unchanged.length} runs: HEAD ${[...new Set(unchanged.map((r) => per(r.counts.head, r.n)))].join('/')} per image, GETs ${unchanged.reduce((a, r) => a + r.counts.getManifest + r.counts.getBlob, 0)}, pings ${unchanged.reduce((a, r) => a + r.counts.ping, 0)}, tokens ${unchanged.reduce((a, r) => a + r.counts.token, 0)}` +
+      (t.serve ? `; real serve, ${t.serve.n} images: HEAD ${t.serve.counts.head}, GETs ${t.serve.counts.getManifest + t.serve.counts.getBlob}` : ''),
+    unchanged.length === 0 ? undefined : unchanged.every((r) => r.counts.head === r.n && r.counts.getManifest + r.counts.getBlob + r.counts.ping + r.counts.token === 0) && (!t.serve || (t.serve.counts.head === t.serve.n && t.serve.counts.getManifest + t.serve.counts.getBlob === 0)),
+  );
+  if (t.check?.counts) {
+    const k = t.check.counts;
+    const maxTokens = Math.ceil(t.check.images / 50);
+    add(`herald check: at most 1 ping and a few token requests per registry (${t.check.images} repositories, one registry)`, `ping ${k.ping}, token ${k.token} (up to 50 scopes each: at most ${maxTokens})`, k.ping <= 1 && k.token <= maxTokens);
+  } else add('herald check: at most 1 ping and a few token requests per registry', '-', undefined);
+
+  const target = unchanged.find((r) => r.n === 1000 && r.c === 16);
+  if (target) {
+    const bound = (1000 * t.delayMs) / 16;
+    const ratio = target.figures.wallMs / bound;
+    const floor = t.floors.find((f) => f.n === 1000 && f.c === 16);
+    const detail = [`${target.figures.wallMs.toFixed(0)} ms = ${ratio.toFixed(2)} × ${bound.toFixed(0)} ms at r = ${t.delayMs} ms`];
+    if (floor) detail.push(`bare client on the same testbed ${(floor.ms / bound).toFixed(2)} ×`);
+    if (t.latency) detail.push(`at r = ${t.latency.longDelayMs} ms: herald ${(t.latency.long.wallMs / ((1000 * t.latency.longDelayMs) / 16)).toFixed(2)} ×, bare client ${(t.latency.longFloorMs / ((1000 * t.latency.longDelayMs) / 16)).toFixed(2)} ×`);
+    add('warm unchanged run, N = 1000, C = 16: wall ≤ 1.2 × N·r/C', detail.join('; '), ratio <= 1.2);
+  } else add('warm unchanged run, N = 1000, C = 16: wall ≤ 1.2 × N·r/C', '-', undefined);
+
+  add(
+    'changed image: manifest (index and platform manifest) and config fetched once each, no second HEAD',
+    changed.length === 0 ? '-' : changed.map((r) => `N=${r.n} C=${r.c}: ${r.changed} changed (${r.changedMulti} multi-platform), GET manifest ${r.counts.getManifest}, GET blob ${r.counts.getBlob}, HEAD ${r.counts.head}`).slice(0, 3).join('; ') + (changed.length > 3 ? `; … (${changed.length} runs)` : ''),
+    changed.length === 0 ? undefined : changed.every((r) => r.counts.getManifest === r.changed + r.changedMulti && r.counts.getBlob === r.changed && r.counts.head === r.n),
+  );
+  add('serve with 5000 images: RSS under 150 MB', t.serve ? `real serve process, ${t.serve.n} images: peak RSS ${mb(t.serve.vmHwm)} MB` : '-', t.serve && t.serve.n >= 5000 ? t.serve.vmHwm < 150 * 1024 * 1024 : undefined);
+  const big = warm.filter((r) => r.n >= 5000);
+  const sqlite = (r: Row) => r.figures.stateLoadMs + r.figures.commitMs;
+  const firstBig = t.rows.find((r) => r.n >= 5000 && r.run === 'first');
+  add(
+    'serve with 5000 images: SQLite work per run under 100 ms (one transaction, prepared statements)',
+    big.length === 0 ? '-' : `warm runs at N=5000: ${Math.min(...big.map(sqlite)).toFixed(0)}–${Math.max(...big.map(sqlite)).toFixed(0)} ms (state load + commit)` + (firstBig ? `; the first sighting of all 5000 (once per database): ${sqlite(firstBig).toFixed(0)} ms` : ''),
+    big.length === 0 ? undefined : big.every((r) => sqlite(r) < 100),
+  );
+  add('herald check on an empty config: under 400 ms (whole process)', t.check ? `median ${median(t.check.emptyMs).toFixed(0)} ms of ${t.check.emptyMs.length}` : '-', t.check ? median(t.check.emptyMs) < 400 : undefined);
+  add(
+    'connections reused per registry (keep-alive)',
+    warm.length === 0 ? '-' : `new connections in warm runs: ${warm.map((r) => r.counts.connections).join(', ')} (a run may open what its wider pool needs once); ${warm.reduce((a, r) => a + r.n, 0)} requests`,
+    warm.length === 0 ? undefined : warm.every((r) => r.counts.connections <= r.c),
+  );
+  if (t.neighbour) {
+    const nb = t.neighbour;
+    const share = (nb.fast * t.delayMs) / (nb.workers / 2);
+    add('a slow registry cannot starve the others (bounded per registry and globally)', `fast registry done after ${nb.fastDoneMs.toFixed(0)} ms beside a ${nb.slowDelayMs} ms one (even-share bound ${share.toFixed(0)} ms); slow one after ${nb.slowDoneMs.toFixed(0)} ms`, nb.fastDoneMs <= 1.5 * share);
+  } else add('a slow registry cannot starve the others', '-', undefined);
+  if (t.rateLimit) {
+    const r = t.rateLimit;
+    add(
+      'rate limit: low budget or 429 defers that registry\'s checks with a log line',
+      `low budget: ${r.low.skipped} deferred, ${r.low.remainingAfter} of ${r.limit} left; next run deferred first: ${r.refill.deferredFirst ? 'yes' : 'no'}; 429: ${r.limited.requests} request, ${r.limited.skipped} deferred, ${r.limited.errors} errors`,
+      r.low.skipped > 0 && r.low.remainingAfter > 0 && r.low.log.length === 1 && r.refill.deferredFirst && r.refill.updates === 1 && r.limited.requests <= 1 + 16 && r.limited.errors === 0 && r.limited.log.length === 1,
+    );
+  } else add('rate limit: low budget or 429 defers that registry\'s checks', '-', undefined);
+  return lines.join('\n');
+}
+
 function log(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
 }
@@ -514,14 +686,20 @@ async function main(): Promise<void> {
   let serve: ServeFigures | undefined;
   let rateLimit: RateLimitFigures | undefined;
   let stub: StubFigures | undefined;
+  let latency: LatencyFigures | undefined;
+  let neighbour: NeighbourFigures | undefined;
   try {
     let largest: { n: number; dbPath: string } | undefined;
+    let target: { n: number; configFile: string } | undefined;
     for (const n of opts.sizes) {
       const result = await measureSize(world, n, opts.workers, tmp, round);
       rows.push(...result.rows);
       if (result.floor) floors.push({ n, ...result.floor });
       largest = { n, dbPath: result.dbPath };
+      if (n === 1000) target = { n, configFile: result.configFile };
     }
+    if (target && opts.workers.includes(16)) latency = await measureLatency(world, target.n, 16, target.configFile, opts.delayMs, 50, tmp);
+    if (opts.neighbour) neighbour = await measureNeighbour(world, tmp, opts.delayMs);
     if (opts.check) check = await measureCheck(world, tmp);
     if (opts.rateLimit) rateLimit = await measureRateLimit(world, tmp, opts.delayMs);
     if (opts.stub) stub = await measureStub(1000, 16, opts.delayMs, tmp);
@@ -561,6 +739,31 @@ async function main(): Promise<void> {
         `A bare undici client sending the same ${stub.n} HEADs ${stub.c} at a time through the same proxy: ${stub.floorMs.toFixed(0)} ms (ratio ${(stub.floorMs / bound).toFixed(2)}); herald's whole run is ${((f.wallMs / stub.floorMs - 1) * 100).toFixed(0)}% above that.`,
     );
   }
+  if (latency) {
+    const bound = (latency.n * opts.delayMs) / latency.c;
+    const herald = rows.find((r) => r.n === latency.n && r.c === latency.c && r.run === 'unchanged');
+    const longBound = (latency.n * latency.longDelayMs) / latency.c;
+    out.push('');
+    out.push(
+      `One HEAD at a time through the ${opts.delayMs} ms proxy to docker-registry (bare client, 100 HEADs) takes ${latency.singleHeadMs.toFixed(1)} ms: ` +
+        `with that as r, N·r/C for N=${latency.n}, C=${latency.c} is ${((latency.n * latency.singleHeadMs) / latency.c).toFixed(0)} ms` +
+        (herald ? ` and herald's warm run is ${(herald.figures.wallMs / ((latency.n * latency.singleHeadMs) / latency.c)).toFixed(2)} of it (${(herald.figures.wallMs / bound).toFixed(2)} of the nominal bound).` : '.'),
+    );
+    out.push(
+      `At r = ${latency.longDelayMs} ms (the same images and herald, third warm run): ${latency.long.wallMs.toFixed(0)} ms, N·r/C ${longBound.toFixed(0)} ms, ratio ${(latency.long.wallMs / longBound).toFixed(2)}; ` +
+        `bare client ${latency.longFloorMs.toFixed(0)} ms (ratio ${(latency.longFloorMs / longBound).toFixed(2)}); CPU ms herald ${latency.long.cpuMs.toFixed(0)}.`,
+    );
+  }
+  if (neighbour) {
+    const alone = rows.find((r) => r.n === neighbour!.fast && r.c === neighbour!.workers && r.run === 'unchanged');
+    out.push('');
+    out.push(
+      `A slow registry beside the fast one (workers ${neighbour.workers}, default per-registry bounds): ${neighbour.fast} images at r = ${opts.delayMs} ms and ${neighbour.slow} at r = ${neighbour.slowDelayMs} ms. ` +
+        `The fast registry's checks were done after ${neighbour.fastDoneMs.toFixed(0)} ms` +
+        (alone ? ` (alone, all ${neighbour.workers} workers: ${alone.figures.wallMs.toFixed(0)} ms; with an even share of ${neighbour.workers / 2} workers the bound is ${((neighbour.fast * opts.delayMs) / (neighbour.workers / 2)).toFixed(0)} ms)` : '') +
+        `, the slow one's after ${neighbour.slowDoneMs.toFixed(0)} ms (its bound with ${neighbour.workers / 2} workers: ${((neighbour.slow * neighbour.slowDelayMs) / (neighbour.workers / 2)).toFixed(0)} ms); whole run ${neighbour.wallMs.toFixed(0)} ms.`,
+    );
+  }
   if (check) {
     const k = check.counts;
     out.push('');
@@ -591,6 +794,10 @@ async function main(): Promise<void> {
     );
     out.push(`- budget spent (429, Retry-After 3600 s): ${limited.requests} request, ${limited.skipped} deferred, ${limited.errors} errors. Log: "${limited.log.join('" / "')}"`);
   }
+  out.push('');
+  out.push('Targets (issue 6):');
+  out.push('');
+  out.push(targets({ rows, delayMs: opts.delayMs, floors, latency, check, serve, rateLimit, neighbour }));
   out.push('');
   out.push(`bench took ${((performance.now() - started) / 1000).toFixed(0)} s`);
   process.stdout.write(`${out.join('\n')}\n`);

@@ -14,6 +14,8 @@ import { runOnce } from '../src/watch/run.js';
 import { tuneHeapForDaemon } from '../src/runtime.js';
 
 export interface RunFigures {
+  /** When the run started (epoch ms, sub-ms precision): to time other processes' observations against. */
+  startedAt: number;
   wallMs: number;
   statuses: Record<string, number>;
   stateLoadMs: number;
@@ -70,6 +72,7 @@ async function main(): Promise<void> {
       const statuses: Record<string, number> = {};
       for (const i of report.images) statuses[i.status] = (statuses[i.status] ?? 0) + 1;
       const figures: RunFigures = {
+        startedAt: performance.timeOrigin + t0,
         wallMs,
         statuses,
         stateLoadMs: timings.stateLoadMs,

@@ -73,6 +73,8 @@ export class Store {
     try {
       this.commitTx(write, nowMs);
     } catch (err) {
+      // Rolled back: the state cache saw writes that did not land.
+      this.state.invalidate();
       // A full or read-only disk is the user's to fix, not a bug: one line naming the file. The
       // transaction was rolled back, so the stored state is what it was before the run.
       if (String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_')) {

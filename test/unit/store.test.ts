@@ -85,6 +85,44 @@ describe('store', () => {
     store.close();
   });
 
+  it('the state map reused between runs is what a fresh read gives, after its own writes, a rollback and another connection', () => {
+    const path = join(dir, 'h.db');
+    const store = Store.open(path);
+    const fresh = () => {
+      const other = Store.open(path);
+      try {
+        return new Map(other.state.map());
+      } finally {
+        other.close();
+      }
+    };
+    store.commitRun({ states: [state('r/a:1', 'sha256:1'), state('r/b:1', 'sha256:2'), state('r/c:1', 'sha256:3')], events: [], deliveries: [] });
+    expect(new Map(store.state.map())).toEqual(fresh());
+    // A run: one update (first_seen stays what the row had), two check times, a removed tag.
+    store.commitRun({
+      states: [{ ...state('r/a:1', 'sha256:9'), firstSeen: '2027-01-01T00:00:00.000Z', lastChanged: '2026-06-01T00:00:00.000Z' }],
+      checked: { at: '2026-06-01T00:00:00.000Z', keys: [['r/b:1', 'linux/amd64'], ['r/gone:1', 'linux/amd64']] },
+      removedStates: [{ image: 'r/c:1', platform: 'linux/amd64' }],
+      events: [],
+      deliveries: [],
+    });
+    const afterRun = new Map(store.state.map());
+    expect(afterRun).toEqual(fresh());
+    expect(afterRun.get('r/a:1\u0000linux/amd64')).toMatchObject({ digest: 'sha256:9', firstSeen: '2026-01-01T00:00:00.000Z' });
+    expect(afterRun.get('r/b:1\u0000linux/amd64')?.lastChecked).toBe('2026-06-01T00:00:00.000Z');
+    expect(afterRun.has('r/c:1\u0000linux/amd64')).toBe(false);
+    // A write that is rolled back leaves no trace in the map either.
+    expect(() => store.commitRun({ states: [state('r/b:1', 'sha256:bad')], events: [], deliveries: [{ id: 'd', notifier: 'n', eventIds: ['missing'] }] })).toThrow();
+    expect(new Map(store.state.map())).toEqual(fresh());
+    expect(store.state.map().get('r/b:1\u0000linux/amd64')?.digest).toBe('sha256:2');
+    // `herald images remove` from another process, while this one (serve) keeps its map.
+    const cli = Store.open(path);
+    expect(cli.state.remove('r/b:1')).toBe(1);
+    cli.close();
+    expect([...store.state.map().keys()]).toEqual(['r/a:1\u0000linux/amd64']);
+    store.close();
+  });
+
   it('keeps state per image and platform, and removes by image', () => {
     const store = Store.open(join(dir, 'h.db'));
     store.commitRun({ states: [state('r/a:1', 'sha256:1'), { ...state('r/a:1', 'sha256:2'), platform: 'linux/arm64/v8' }, state('r/b:1', 'sha256:3')], events: [], deliveries: [] });

@@ -1,7 +1,7 @@
 /**
  * The testbed's floor: the same N HEAD requests, C at a time, over keep-alive connections, with a
  * bare undici client and nothing else (no config, no auth, no state, no pool logic). Run in its own
- * process like the herald worker; prints the wall time of the last of three rounds as JSON.
+ * process like the herald worker; prints the wall and CPU time of the last of three rounds as JSON.
  *   node floor-client.js <origin> <n> <c> [tokens.json]
  * With tokens.json (an array; token k serves images 50k..50k+49, as herald's batched tokens do), each
  * request carries `Authorization: Bearer <token>`.
@@ -16,8 +16,10 @@ async function main(): Promise<void> {
   const c = Number(cArg);
   const agent = new Agent({ keepAliveTimeout: 30_000 });
   let ms = 0;
+  let cpuMs = 0;
   for (let round = 0; round < 3; round++) {
     let next = 0;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: c }, async () => {
@@ -35,9 +37,11 @@ async function main(): Promise<void> {
       }),
     );
     ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    cpuMs = (cpu.user + cpu.system) / 1000;
   }
   await agent.close();
-  process.stdout.write(`${JSON.stringify({ ms })}\n`);
+  process.stdout.write(`${JSON.stringify({ ms, cpuMs })}\n`);
 }
 
 void main();

@@ -433,7 +433,11 @@ interface StubFigures {
   serverCpuMs: number;
   /** The same HEADs from a bare undici client (bench/floor-client.ts): what the testbed allows. */
   floorMs: number;
+  floorCpuMs: number;
 }
+
+/** CPU ms of the bare client's last round, by "origin n c" (printed beside herald's). */
+const floorCpu = new Map<string, number>();
 
 function bareClient(origin: string, n: number, c: number, tokensFile?: string): Promise<number> {
   return new Promise((resolvePromise, reject) => {
@@ -442,7 +446,12 @@ function bareClient(origin: string, n: number, c: number, tokensFile?: string): 
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolvePromise((JSON.parse(out) as { ms: number }).ms) : reject(new Error(`floor client exited ${code}`))));
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`floor client exited ${code}`));
+      const figures = JSON.parse(out) as { ms: number; cpuMs: number };
+      floorCpu.set(`${origin} ${n} ${c}`, figures.cpuMs);
+      resolvePromise(figures.ms);
+    });
   });
 }
 
@@ -475,7 +484,7 @@ async function measureStub(n: number, c: number, delayMs: number, tmp: string): 
     const cpu = process.cpuUsage(cpu0);
     const headsInRun = heads;
     const floorMs = await bareClient(proxy.url, n, c);
-    return { n, c, figures, heads: headsInRun, serverCpuMs: (cpu.user + cpu.system) / 1000, floorMs };
+    return { n, c, figures, heads: headsInRun, serverCpuMs: (cpu.user + cpu.system) / 1000, floorMs, floorCpuMs: floorCpu.get(`${proxy.url} ${n} ${c}`) ?? NaN };
   } finally {
     await worker.exit();
     await proxy.stop();
@@ -594,7 +603,7 @@ function table(rows: Row[], delayMs: number): string {
 interface TargetInput {
   rows: Row[];
   delayMs: number;
-  floors: Array<{ n: number; c: number; ms: number }>;
+  floors: Array<{ n: number; c: number; ms: number; origin: string }>;
   latency: LatencyFigures | undefined;
   check: CheckFigures | undefined;
   serve: ServeFigures | undefined;
@@ -680,7 +689,7 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'herald-bench-'));
   const world = await startWorld(opts.delayMs);
   const rows: Row[] = [];
-  const floors: Array<{ n: number; c: number; ms: number }> = [];
+  const floors: Array<{ n: number; c: number; ms: number; origin: string }> = [];
   const round = { value: 0 };
   let check: CheckFigures | undefined;
   let serve: ServeFigures | undefined;
@@ -694,7 +703,7 @@ async function main(): Promise<void> {
     for (const n of opts.sizes) {
       const result = await measureSize(world, n, opts.workers, tmp, round);
       rows.push(...result.rows);
-      if (result.floor) floors.push({ n, ...result.floor });
+      if (result.floor) floors.push({ n, origin: world.proxy.url, ...result.floor });
       largest = { n, dbPath: result.dbPath };
       if (n === 1000) target = { n, configFile: result.configFile };
     }
@@ -724,8 +733,8 @@ async function main(): Promise<void> {
     out.push('');
     out.push(
       `Testbed floor: a bare undici client sending the same ${f.n} HEADs (with tokens), ${f.c} at a time, through the same proxy to the same docker-registry: ` +
-        `${f.ms.toFixed(0)} ms (ratio ${(f.ms / bound).toFixed(2)})` +
-        (herald ? `; herald's warm unchanged run: ${herald.figures.wallMs.toFixed(0)} ms (ratio ${(herald.figures.wallMs / bound).toFixed(2)}).` : '.'),
+        `${f.ms.toFixed(0)} ms (ratio ${(f.ms / bound).toFixed(2)}, CPU ${(floorCpu.get(`${f.origin} ${f.n} ${f.c}`) ?? NaN).toFixed(0)} ms)` +
+        (herald ? `; herald's warm unchanged run: ${herald.figures.wallMs.toFixed(0)} ms (ratio ${(herald.figures.wallMs / bound).toFixed(2)}, CPU ${herald.figures.cpuMs.toFixed(0)} ms).` : '.'),
     );
   }
   if (stub) {
@@ -736,7 +745,7 @@ async function main(): Promise<void> {
       `Against a stub server instead of docker-registry (same ${opts.delayMs} ms proxy; node:http answering every HEAD with a fixed digest): ` +
         `N=${stub.n}, C=${stub.c}, warm unchanged run ${f.wallMs.toFixed(0)} ms, N·r/C ${bound.toFixed(0)} ms, ratio ${(f.wallMs / bound).toFixed(2)} (of which checks ${f.checksMs.toFixed(0)} ms); ` +
         `${stub.heads} HEADs; CPU ms herald ${f.cpuMs.toFixed(0)}, stub and proxy ${stub.serverCpuMs.toFixed(0)}; SQLite ${(f.stateLoadMs + f.commitMs).toFixed(0)} ms. ` +
-        `A bare undici client sending the same ${stub.n} HEADs ${stub.c} at a time through the same proxy: ${stub.floorMs.toFixed(0)} ms (ratio ${(stub.floorMs / bound).toFixed(2)}); herald's whole run is ${((f.wallMs / stub.floorMs - 1) * 100).toFixed(0)}% above that.`,
+        `A bare undici client sending the same ${stub.n} HEADs ${stub.c} at a time through the same proxy: ${stub.floorMs.toFixed(0)} ms (ratio ${(stub.floorMs / bound).toFixed(2)}, CPU ${stub.floorCpuMs.toFixed(0)} ms); herald's whole run is ${((f.wallMs / stub.floorMs - 1) * 100).toFixed(0)}% above that.`,
     );
   }
   if (latency) {

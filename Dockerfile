@@ -40,6 +40,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/
 COPY src ./src
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \

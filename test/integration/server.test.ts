@@ -238,6 +238,22 @@ describe('herald serve with server.listen', () => {
     expect(metric(m, 'herald_outbox_pending')).toBe(0);
   });
 
+  it("shows a registry's RateLimit-Remaining (Docker Hub's header) on /metrics", async () => {
+    const scrape = async () => parseMetrics((await call(base, '/metrics', { token: TOKEN })).text);
+    expect(metric(await scrape(), 'herald_registry_rate_limit_remaining', { registry: proxy.host })).toBeUndefined();
+    proxy.setRateLimit({ limit: 100, remaining: 80 });
+    try {
+      const runs = (serve.output().match(/run finished/g) ?? []).length;
+      expect((await call(base, '/api/check', { method: 'POST', token: TOKEN })).status).toBe(202);
+      await until('the run', () => (serve.output().match(/run finished/g) ?? []).length > runs);
+      const left = proxy.rateLimitRemaining()!;
+      expect(left).toBeLessThan(80); // the run spent some of it
+      expect(metric(await scrape(), 'herald_registry_rate_limit_remaining', { registry: proxy.host })).toBe(left);
+    } finally {
+      proxy.setRateLimit(undefined);
+    }
+  });
+
   it('answers 409 to POST /api/check while a run is going', async () => {
     proxy.setDelay(1500);
     try {

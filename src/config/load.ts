@@ -142,7 +142,7 @@ async function readSecretFiles(config: Config, dir: string): Promise<Problem[]> 
             const value = content.endsWith('\r\n') ? content.slice(0, -2) : content.endsWith('\n') ? content.slice(0, -1) : content;
             const schema = schemaAt(configSchema, [...base, key], config);
             if (schema && !schema.safeParse(value).success) {
-              return { path: [...base, fileKey], message: `the content of ${quote(name)} is not a valid ${key}` };
+              return { path: [...base, fileKey], message: value === '' ? `${quote(name)} is empty` : `the content of ${quote(name)} is not a valid ${key}` };
             }
             holder[key] = value;
             return undefined;

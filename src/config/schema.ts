@@ -186,7 +186,8 @@ export const configSchema = z
     server: z
       .object({
         listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'listen must be host:port, e.g. 127.0.0.1:8080').optional(),
-        token: z.string().optional(),
+        // Empty is refused, not taken as "no token": an empty secret file must not open /api.
+        token: z.string().min(1).optional(),
         tokenFile: z.string().optional(),
       })
       .strict()

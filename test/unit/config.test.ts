@@ -322,6 +322,14 @@ describe('*File secrets', () => {
     expect(err.message).toBe(`${configFile()}:2:14: server.tokenFile: cannot read "./missing-token": file not found`);
   });
 
+  it('an empty API token, in the file or from an empty secret file, is an error, not an open /api', async () => {
+    let err = await failure(load('server:\n  listen: 127.0.0.1:8080\n  token: ""\n'));
+    expect(err.message).toBe(`${configFile()}:3:10: server.token: must not be empty`);
+    write('empty-token', '\n');
+    err = await failure(load('server:\n  listen: 127.0.0.1:8080\n  tokenFile: ./empty-token\n'));
+    expect(err.message).toBe(`${configFile()}:3:14: server.tokenFile: "./empty-token" is empty`);
+  });
+
   it('never shows the content of a secret file', async () => {
     write('hook', 'not a url but a secret\n');
     const err = await failure(load('notifiers:\n  - name: h\n    type: webhook\n    urlFile: hook\n'));

@@ -1,6 +1,10 @@
 import { RegistryClient } from '../registry/client.js';
-import { runOnce } from '../watch/run.js';
-import { UsageError } from '../errors.js';
+import { runOnce, type RunOptions } from '../watch/run.js';
+import { UsageError, UserError } from '../errors.js';
+import { resolveImages } from '../config/images.js';
+import { repositoryKey } from '../watch/expand.js';
+import { parseReference } from '../registry/reference.js';
+import type { LoadedConfig } from '../config/load.js';
 import { closeHttpAgent } from '../notify/http.js';
 
 /** check waits out a receiver's Retry-After up to this long; longer ones stay pending for later. */
@@ -17,11 +21,16 @@ export async function check(...args: unknown[]): Promise<number> {
   const client = new RegistryClient({ registries: loaded.config.registries, logger });
   const dispatcher = await openDispatcher(loaded, store, logger);
   try {
-    const { report } = await runOnce(
-      { loaded, store, client, logger },
-      only === undefined ? {} : { only: (image) => image.ref.name === only },
-    );
+    const one = only === undefined ? undefined : await oneImage(loaded, only);
+    const { report, omittedFailures } = await runOnce({ loaded, store, client, logger }, one?.options ?? {});
     if (only !== undefined && report.images.length === 0) {
+      // Whether the tag would have been selected is unknown when its repository could not be listed.
+      if (omittedFailures.length > 0) throw new UserError(`cannot check ${only}: ${omittedFailures.join('; ')}`);
+      if (one?.watchedRepository !== undefined) {
+        throw new UsageError(
+          `image ${only} is not watched: ${one.watchedRepository} is watched with watchRepo, and ${only} is not one of its selected tags (${loaded.file})`,
+        );
+      }
       throw new UsageError(`image ${only} is not in the config (${loaded.file})`);
     }
     // One delivery pass: this run's notifications and whatever earlier runs left pending and due.
@@ -53,4 +62,27 @@ export async function check(...args: unknown[]): Promise<number> {
     await client.close();
     store.close();
   }
+}
+
+/**
+ * What `check --image NAME` runs. A configured image runs as it always did (a watchRepo image with
+ * all its tags). Otherwise NAME may be a tag found through watchRepo: its repository is listed by
+ * the watchRepo images that follow it, and only NAME's checks run.
+ */
+async function oneImage(loaded: LoadedConfig, name: string): Promise<{ options: RunOptions; watchedRepository?: string }> {
+  const configured: RunOptions = { only: (image) => image.ref.name === name };
+  const images = await resolveImages(loaded);
+  if (images.some((image) => image.ref.name === name)) return { options: configured };
+  const ref = parseReference(name);
+  // A digest reference is never a tag found by listing.
+  if (ref.tag === undefined || ref.digest !== undefined) return { options: configured };
+  const repository = repositoryKey(ref);
+  if (!images.some((image) => image.watchRepo && repositoryKey(image.ref) === repository)) return { options: configured };
+  return {
+    options: {
+      only: (image) => image.watchRepo && repositoryKey(image.ref) === repository,
+      onlyItem: (item) => item === name,
+    },
+    watchedRepository: repository,
+  };
 }

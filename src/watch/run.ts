@@ -61,6 +61,12 @@ export interface RunContext {
 export interface RunOptions {
   /** Only these images (normalized names); others are left alone. */
   only?: (image: WatchedImage) => boolean;
+  /**
+   * Only the checks (after watchRepo expansion) whose normalized name passes: the others are not
+   * checked, reported or stored, their appeared tags stay unrecorded (so a later run still notifies
+   * them) and their states are never dropped.
+   */
+  onlyItem?: (name: string) => boolean;
   /** Stops starting new checks (serve's shutdown); checks already running finish. */
   signal?: AbortSignal;
   now?: () => Date;
@@ -79,6 +85,8 @@ export interface RunResult {
   report: RunReport;
   events: HeraldEvent[];
   timings: RunTimings;
+  /** Failures (unlisted repository, bad tag selection) of watchRepo images whose checks onlyItem left out. */
+  omittedFailures: string[];
 }
 
 export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<RunResult> {
@@ -110,11 +118,12 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     logger: ctx.logger,
   });
   const { items } = expansion;
-  const budget = new RunBudget(ctx.client, items.filter((i) => i.failure === undefined).map((i) => i.image.ref.registry), ctx.logger, startedMs, () => now().getTime());
+  const inRun = (item: CheckItem) => opts.onlyItem === undefined || opts.onlyItem(item.image.ref.name);
+  const budget = new RunBudget(ctx.client, items.filter((i) => inRun(i) && i.failure === undefined).map((i) => i.image.ref.registry), ctx.logger, startedMs, () => now().getTime());
   const source = budgeted(ctx.client, budget);
   // Least recently checked first (never checked before all): what a rate limit deferred goes first next time.
   const lastChecked = (item: CheckItem) => previous.get(stateKey(item.image.ref.name, item.image.platform))?.lastChecked ?? '';
-  const order = items.map((_, i) => i).sort((a, b) => compare(lastChecked(items[a]!), lastChecked(items[b]!)));
+  const order = items.map((_, i) => i).filter((i) => inRun(items[i]!)).sort((a, b) => compare(lastChecked(items[a]!), lastChecked(items[b]!)));
   const limitOf = registryLimits(config);
 
   const tChecks = performance.now();
@@ -161,6 +170,7 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   const routed: RoutedEvent[] = [];
   const reports: ImageReport[] = [];
   items.forEach((item, i) => {
+    if (!inRun(item)) return;
     const { image } = item;
     const outcome = outcomes[i];
     const prev = previous.get(stateKey(image.ref.name, image.platform));
@@ -185,6 +195,9 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     if (event !== undefined) routed.push({ event, image, firstCheck });
   });
 
+  // A partial run drops only states it was asked about. (Left-out items have no outcome, so
+  // repositoryWrites already keeps their appeared tags unrecorded.)
+  const drops = opts.onlyItem === undefined ? expansion.drops : expansion.drops.filter((d) => opts.onlyItem!(d.image));
   const deliveries = planDeliveries(routed, config.notifiers, config.watch.firstCheckNotify);
   const events = routed.map((r) => r.event);
   const tCommit = performance.now();
@@ -194,10 +207,10 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     events,
     deliveries,
     repositories: repositoryWrites(expansion, outcomes, detectedAt),
-    removedStates: expansion.drops.map((d) => ({ image: d.image, platform: d.platform })),
+    removedStates: drops.map((d) => ({ image: d.image, platform: d.platform })),
   });
   const commitMs = performance.now() - tCommit;
-  for (const drop of expansion.drops) logDrop(ctx.logger, drop);
+  for (const drop of drops) logDrop(ctx.logger, drop);
 
   const totalMs = performance.now() - t0;
   const durationMs = Math.round(totalMs);
@@ -226,6 +239,7 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     },
     events,
     timings: { stateLoadMs, prepareMs, checksMs, commitMs, totalMs },
+    omittedFailures: items.filter((i) => !inRun(i) && i.failure !== undefined).map((i) => i.failure!),
   };
 }
 

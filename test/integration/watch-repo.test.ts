@@ -238,6 +238,98 @@ describe('watchRepo against a real registry', () => {
     expect(report(result).images.every((i) => i.status === 'unchanged')).toBe(true);
     expect(sink.requests).toEqual([]);
   }, 60_000);
+
+  // check --image with a tag found through watchRepo: the repository is listed, that tag alone is
+  // checked, and every other tag is left for the next full check.
+  const checkOne = (image: string) => herald(['check', '-c', file, '--json', '--image', image], { timeoutMs: 60_000 });
+  const stateList = async () => JSON.parse((await herald(['images', 'list', '--json', '-c', file])).stdout) as Array<{ image: string; digest: string; lastChecked: string }>;
+
+  it('check --image with a tag found through watchRepo checks and reports that tag only; the others wait for the next full check', async () => {
+    const target = nginx('1.28.0-alpine');
+    const appeared = nginx('1.28.2-alpine');
+    const deleted = nginx('1.28.1-alpine');
+    const rebuilt = await registry.pushImage('web/nginx', '1.28.0-alpine', { seed: 'nginx-1.28.0-alpine-rebuilt-twice' });
+    await registry.pushImage('web/nginx', '1.28.2-alpine', { seed: 'nginx-1.28.2-alpine' });
+    const before = await stateList();
+    await registry.deleteManifest('web/nginx', before.find((s) => s.image === deleted)!.digest);
+    sink.requests.length = 0;
+    proxy.reset();
+
+    const result = await checkOne(target);
+    expect(result.code).toBe(0);
+    const r = report(result);
+    expect(r.images).toEqual([{ image: target, platform, status: 'update', digest: rebuilt.digest, previousDigest: expect.any(String), error: null }]);
+    expect(r.events).toBe(1);
+    expect(r.deliveries).toEqual({ sent: 1, pending: 0, failed: 0 });
+    expect(deliveredEvents(sink).map((e) => [e.status, e.image, e.digest, e.currentTag])).toEqual([['update', target, rebuilt.digest, '1.27.2-alpine']]);
+    // Only nginx was listed, and only the target's manifest asked for.
+    expect(proxy.counts).toMatchObject({ tags: 1, head: 1 });
+    // Every other state is as it was: the deleted tag is not dropped, the appeared tag not stored.
+    const after = await stateList();
+    expect(after.filter((s) => s.image !== target)).toEqual(before.filter((s) => s.image !== target));
+    expect(after.map((s) => s.image)).not.toContain(appeared);
+    expect(logLines(result.stderr).filter((l) => /^dropped /.test(l.msg))).toEqual([]);
+
+    // The next full check: the appeared tag is still news (notified), the deleted one is dropped now.
+    sink.requests.length = 0;
+    const full = await check();
+    expect(full.code).toBe(0);
+    const f = report(full);
+    expect(f.images.filter((i) => i.status !== 'unchanged').map((i) => [i.image, i.status])).toEqual([[appeared, 'new']]);
+    expect(f.images.find((i) => i.image === target)).toMatchObject({ status: 'unchanged', digest: rebuilt.digest });
+    expect(deliveredEvents(sink).map((e) => [e.status, e.image, e.currentTag])).toEqual([['new', appeared, '1.27.2-alpine']]);
+    expect(logLines(full.stderr).filter((l) => /^dropped /.test(l.msg)).map((l) => l.image)).toEqual([deleted]);
+  }, 60_000);
+
+  it('check --image with the watchRepo image itself still checks all of its tags', async () => {
+    const result = await checkOne(nginx('1.27.2-alpine'));
+    expect(result.code).toBe(0);
+    expect(report(result).images.map((i) => [i.image, i.status])).toEqual([
+      [nginx('1.27.2-alpine'), 'unchanged'],
+      [nginx('1.28.2-alpine'), 'unchanged'],
+      [nginx('1.28.0-alpine'), 'unchanged'],
+    ]);
+  }, 60_000);
+
+  it('check --image with a tag the watchRepo options leave out, or with an unknown image, exits 2 and changes nothing', async () => {
+    sink.requests.length = 0;
+    const before = await stateList();
+    const notWatched = [
+      [nginx('1.28.0'), 'web/nginx'], // another flavour
+      [nginx('1.26.2-alpine'), 'web/nginx'], // older than the pinned tag (newerOnly)
+      [nginx('9.9.9-alpine'), 'web/nginx'], // not in the repository
+      [big('1.0.300-tmp'), 'big/app'], // excludeTags
+    ] as const;
+    for (const [image, repository] of notWatched) {
+      const result = await checkOne(image);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toContain(`herald: image ${image} is not watched: ${proxy.host}/${repository} is watched with watchRepo, and ${image} is not one of its selected tags (${file})\n`);
+    }
+    for (const image of [`${proxy.host}/web/other:1.0`, `${proxy.host}/web/nginx@sha256:${'0'.repeat(64)}`]) {
+      const result = await checkOne(image);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`herald: image ${image} is not in the config (${file})\n`);
+    }
+    expect(await stateList()).toEqual(before);
+    expect(sink.requests).toEqual([]);
+  }, 60_000);
+
+  it('check --image with a tag found through watchRepo fails in one line when the repository cannot be listed', async () => {
+    const before = await stateList();
+    proxy.setResponseHook((req, status, headers) => {
+      if (status === 200 && req.path.startsWith('/v2/web/nginx/tags/list')) headers.link = '<https://elsewhere.example/v2/web/nginx/tags/list?last=x>; rel="next"';
+    });
+    try {
+      const result = await checkOne(nginx('1.28.0-alpine'));
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toContain(`herald: cannot check ${nginx('1.28.0-alpine')}: ${nginx('1.27.2-alpine')}: cannot list the repository's tags: `);
+    } finally {
+      proxy.setResponseHook(undefined);
+    }
+    expect(await stateList()).toEqual(before);
+  }, 60_000);
 });
 
 describe('watchRepo options with runOnce', () => {

@@ -81,7 +81,7 @@ describe('listing tags page by page', () => {
     const { logger, lines } = capture();
     const started = Date.now();
     const listing = await list(srv, { tagPageSize: 10, logger });
-    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(Date.now() - started).toBeLessThan(10_000); // it stops: a loop would never end
     expect(listing).toEqual({ tags: tagsOf(10), complete: false, pages: 1 });
     expect(lines.filter((l) => l.level === 40).map((l) => l.msg)).toEqual([`${srv.host}/team/app: tag list pagination loops back to tags already read; stopping after 1 pages`]);
   });

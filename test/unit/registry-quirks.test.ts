@@ -161,7 +161,7 @@ describe('Docker Hub', () => {
     expect((err as RegistryError).message).toBe('docker.io/library/alpine:3: rate limited (429), retry after 120s');
     expect((err as RegistryError).retryable).toBe(true);
     expect((err as RegistryError).retryAfterMs).toBe(120_000);
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(10_000); // far below the 120 s it was asked to wait
     expect(events.filter((e) => e.kind === 'head')).toHaveLength(1);
   });
 

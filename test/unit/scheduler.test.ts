@@ -63,7 +63,7 @@ describe('scheduler', () => {
     expect(jitter?.delayMs).toBeLessThan(300);
     const t0 = Date.now();
     expect(await s.stop(200)).toBe('abandoned');
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(Date.now() - t0).toBeLessThan(3_000); // the run never ends: stop() gave up on it
   });
 
   it('honours a timezone', () => {

@@ -3,7 +3,8 @@
  *
  * A tag is read as   prefix + numeric core + rest:
  *   prefix  ''  'v'  'version-'  'amd64-'  'release-v'   (empty, a 'v', or ending in - _ . with an optional v)
- *   core    1 to 4 dot-separated numbers: 16, 1.27, 22.11.0, 2024.10.1, 1.2.3.4
+ *   core    1 to 4 dot-separated numbers: 16, 1.27, 22.11.0, 2024.10.1, 1.2.3.4; or a date with dashes,
+ *           2024-10-01, with an optional time as MinIO writes it (2024-10-02T17-50-41Z)
  *   rest    an optional pre-release (`rc1`, `-rc.1`, `-beta.2`, `-alpha`, python's `a1`/`b2` glued on),
  *           a suffix (`-alpine`, `-bookworm-slim`, `-jdk17`), and an optional build counter at the
  *           end (`-ls45`, `-r3`, a bare `-2` right after the version, temurin's glued-on `_11`).
@@ -32,7 +33,7 @@ import { UserError } from '../errors.js';
 export interface TagVersion {
   tag: string;
   prefix: string;
-  /** Digit strings, 1 to 4 of them, as written (leading zeros kept). */
+  /** Digit strings, 1 to 4 of them (3 or 6 for a date, see parseDated), as written (leading zeros kept). */
   core: string[];
   /** Pre-release as semver identifiers ('rc.1', 'beta.2', 'a.1'), or null for a release. */
   pre: string | null;
@@ -70,6 +71,8 @@ const MAX_PARTS = 4;
 
 export function parseTag(tag: string): TagVersion | null {
   if (typeof tag !== 'string' || !TAG.test(tag)) return null;
+  const dated = parseDated(tag);
+  if (dated !== null) return dated;
   CORE.lastIndex = 0;
   for (let m = CORE.exec(tag); m !== null; m = CORE.exec(tag)) {
     const prefix = tag.slice(0, m.index);
@@ -82,6 +85,37 @@ export function parseTag(tag: string): TagVersion | null {
   return null;
 }
 
+/**
+ * A calendar date written with dashes as the core: `2024-10-01`, `noble-2024-10-11`, and MinIO's
+ * `RELEASE.2024-10-02T17-50-41Z` (date and time, six numbers). Read as numbers, 2024-10-01 would be
+ * the version 2024 with a suffix `-10-01`, so every date would be a flavour of its own and no date
+ * would ever be newer than another. Only a real date (month 1-12, day 1-31) after a prefix without
+ * digits counts; `1.2.3-2024-10-01` stays the version 1.2.3 with a dated suffix.
+ */
+const DATE_CORE = /(?<!\d)(\d{4})-(\d{2})-(\d{2})(?:T(\d{2})-(\d{2})-(\d{2})(Z?))?(?!\d)/g;
+
+function parseDated(tag: string): TagVersion | null {
+  DATE_CORE.lastIndex = 0;
+  for (let m = DATE_CORE.exec(tag); m !== null; m = DATE_CORE.exec(tag)) {
+    const prefix = tag.slice(0, m.index);
+    if (/\d/.test(prefix) || !PREFIX.test(prefix)) continue;
+    const [, year, month, day, hour, minute, second, zulu] = m;
+    if (!inRange(month!, 1, 12) || !inRange(day!, 1, 31)) continue;
+    const timed = hour !== undefined;
+    if (timed && (!inRange(hour, 0, 23) || !inRange(minute!, 0, 59) || !inRange(second!, 0, 60))) continue;
+    const core = timed ? [year!, month!, day!, hour, minute!, second!] : [year!, month!, day!];
+    const numbers = timed ? `#-#-#T#-#-#${zulu ?? ''}` : '#-#-#';
+    const parsed = parseRest(tag, prefix, core, tag.slice(m.index + m[0].length), numbers);
+    if (parsed !== null) return parsed;
+  }
+  return null;
+}
+
+function inRange(digits: string, min: number, max: number): boolean {
+  const n = Number(digits);
+  return n >= min && n <= max;
+}
+
 /** parseTag for a tag that must be a version (the configured tag of a newerOnly image). */
 export function parseVersion(tag: string): TagVersion {
   const v = parseTag(tag);
@@ -89,7 +123,7 @@ export function parseVersion(tag: string): TagVersion {
   return v;
 }
 
-function parseRest(tag: string, prefix: string, core: string[], rest: string): TagVersion | null {
+function parseRest(tag: string, prefix: string, core: string[], rest: string, numbers = core.map(() => '#').join('.')): TagVersion | null {
   let pre: string | null = null;
   let build: string | null = null;
   let buildKind = '';
@@ -136,7 +170,6 @@ function parseRest(tag: string, prefix: string, core: string[], rest: string): T
   }
   if (pre !== null && preSemver(pre) === null) return null;
 
-  const numbers = core.map(() => '#').join('.');
   const flavour =
     build === null ? `${prefix}${numbers}${suffix}` : buildKind === '_' ? `${prefix}${numbers}_#${suffix}` : `${prefix}${numbers}${suffix}-${buildKind}#`;
   return { tag, prefix, core, pre, suffix, build, buildKind, flavour };

@@ -120,6 +120,18 @@ describe('which tags are newer than a pinned one (same flavour, no pre-releases)
     expect(newer(set, current)).toEqual(expected);
   });
 
+  it('compares dates written with dashes, and MinIO-style date-times, as versions', () => {
+    const minio = ['RELEASE.2024-10-02T17-50-41Z', 'RELEASE.2024-11-07T00-52-20Z', 'RELEASE.2024-10-13T13-34-11Z', 'RELEASE.2024-10-02T17-50-41Z.fips', 'latest'];
+    expect(newer(minio, 'RELEASE.2024-10-02T17-50-41Z')).toEqual(['RELEASE.2024-11-07T00-52-20Z', 'RELEASE.2024-10-13T13-34-11Z']);
+    const dated = ['2024-09-30', '2024-10-01', '2024-11-05', '2025-01-02', '2024-11-05-alpine', '2024-13-01', '20241101'];
+    expect(newer(dated, '2024-10-01')).toEqual(['2025-01-02', '2024-11-05']);
+    expect(newer(dated, '2024-10-01-alpine')).toEqual(['2024-11-05-alpine']);
+    expect(parseTag('noble-2024-10-11')).toMatchObject({ prefix: 'noble-', core: ['2024', '10', '11'], flavour: 'noble-#-#-#' });
+    // Not a date (month 13), or a version with a dated suffix: read as before.
+    expect(parseTag('2024-13-01')?.flavour).toBe('#-13-01');
+    expect(parseTag('1.2.3-2024-10-01')).toMatchObject({ core: ['1', '2', '3'], suffix: '-2024-10-01' });
+  });
+
   it('follows pre-releases when the pinned tag is one', () => {
     expect(newer(nginx, '1.29.0-rc1-alpine')).toEqual([]);
     expect(newer([...nginx, '1.29.0-rc2-alpine', '1.29.0-alpine', '1.29.0-beta1-alpine'], '1.29.0-rc1-alpine')).toEqual(['1.29.0-alpine', '1.29.0-rc2-alpine']);

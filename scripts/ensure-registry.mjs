@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// pretest: make sure the `docker-registry` binary (distribution 2.8, Debian package docker-registry)
+// pretest and prebench: make sure the `docker-registry` binary (distribution 2.8, Debian package docker-registry)
 // that the integration tests start is installed. Installs it when running as root.
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -26,11 +26,11 @@ if (typeof process.getuid === 'function' && process.getuid() === 0) {
     env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
   });
   if (r.error) {
-    process.stderr.write(`herald tests need docker-registry: ${r.error.message}\n`);
+    process.stderr.write(`herald tests and benchmarks need docker-registry: ${r.error.message}\n`);
     process.exit(1);
   }
   process.exit(r.status ?? 1);
 }
 
-process.stderr.write('herald tests need docker-registry: run "sudo apt-get install -y docker-registry"\n');
+process.stderr.write('herald tests and benchmarks need docker-registry: run "sudo apt-get install -y docker-registry"\n');
 process.exit(1);

@@ -21,6 +21,16 @@ export const ENV_PREFIX = 'HERALD_';
 /** HERALD_ variables that are settings of the process, not config keys. */
 export const RESERVED_ENV = new Set(['HERALD_CONFIG', 'HERALD_LOG_LEVEL']);
 
+/**
+ * What Kubernetes puts in every pod's environment for a Service named `herald` or `herald-…`
+ * (service links, on by default): HERALD_SERVICE_HOST, HERALD_SERVICE_PORT[_NAME], HERALD_PORT and
+ * HERALD_PORT_8080_TCP[_PROTO|_PORT|_ADDR], or HERALD_DB_SERVICE_HOST for `herald-db`. They are not
+ * meant for herald; a variable of this shape that names no config key is skipped instead of being
+ * an unknown-key error, so herald starts in such a namespace. A real key still wins
+ * (HERALD_NOTIFIERS_0_PORT sets a mail port).
+ */
+const KUBERNETES_SERVICE_LINK = /^HERALD_(?:[A-Z0-9_]+_)?(?:SERVICE_HOST|SERVICE_PORT(?:_[A-Z0-9_]+)?|PORT(?:_\d+_(?:TCP|UDP|SCTP)(?:_PROTO|_PORT|_ADDR)?)?)$/;
+
 /** Which variable set (or created) which key path. Keyed by JSON of the path. */
 export type EnvOrigins = Map<string, string>;
 
@@ -59,6 +69,7 @@ export function applyEnvOverrides(data: Record<string, unknown>, env: NodeJS.Pro
       targets.push(resolveTarget(name, raw, data));
     } catch (err) {
       if (!(err instanceof EnvProblem)) throw err;
+      if (KUBERNETES_SERVICE_LINK.test(name)) continue;
       problems.push(`environment ${name}: ${err.message}`);
     }
   }

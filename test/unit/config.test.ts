@@ -233,6 +233,29 @@ describe('environment overrides', () => {
     expect(config.notifiers[0]).toMatchObject({ headers: { AUTHORIZATION: 'Bearer abc' } });
   });
 
+  it("skips Kubernetes' service-link variables of a Service named herald, but not typos or real keys", async () => {
+    const links = {
+      HERALD_SERVICE_HOST: '10.96.0.12',
+      HERALD_SERVICE_PORT: '8080',
+      HERALD_SERVICE_PORT_HTTP: '8080',
+      HERALD_PORT: 'tcp://10.96.0.12:8080',
+      HERALD_PORT_8080_TCP: 'tcp://10.96.0.12:8080',
+      HERALD_PORT_8080_TCP_PROTO: 'tcp',
+      HERALD_PORT_8080_TCP_PORT: '8080',
+      HERALD_PORT_8080_TCP_ADDR: '10.96.0.12',
+      HERALD_DB_SERVICE_HOST: '10.96.0.13', // a Service named herald-db
+      HERALD_DB_PORT_5432_TCP_ADDR: '10.96.0.13',
+    };
+    const { config } = await load('notifiers:\n  - { name: m, type: mail, host: smtp.example.com, from: h@example.com, to: [a@example.com] }\n', {
+      ...links,
+      HERALD_NOTIFIERS_0_PORT: '2525', // a real key ending in _PORT still applies
+    });
+    expect(config.notifiers[0]).toMatchObject({ port: 2525 });
+    expect(config.db.path).not.toContain('10.96');
+    const err = await failure(load('', { ...links, HERALD_WATCH_WORKRS: '4' }));
+    expect(err.message).toBe('environment HERALD_WATCH_WORKRS: watch: no key "WORKRS" (did you mean HERALD_WATCH_WORKERS?)');
+  });
+
   it('an empty value removes the key', async () => {
     const { config } = await load('server:\n  listen: 127.0.0.1:8080\n', { HERALD_SERVER_LISTEN: '' });
     expect(config.server.listen).toBeUndefined();

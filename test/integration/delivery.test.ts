@@ -6,12 +6,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
 import { startSmtpSink } from '../fixtures/smtp-sink.js';
 import { startSlackSink } from '../fixtures/slack-sink.js';
 import { HERALD, ROOT, herald, registryEntry, tempDir, writeConfig } from './helpers.js';
+import { freePort as closedPort } from '../fixtures/ports.js';
 
 const SECRET = 'webhook-signing-secret-1234';
 
@@ -325,12 +325,3 @@ describe('herald serve', () => {
   });
 });
 
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}

@@ -1,8 +1,6 @@
 // The notifiers against real receivers on loopback: an SMTP server (plain, STARTTLS, implicit TLS,
 // AUTH), an HTTP receiver that answers as told, and a Slack stand-in that validates Block Kit.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notifierSchema } from '../../src/config/schema.js';
@@ -14,6 +12,7 @@ import type { HeraldEvent } from '../../src/watch/event.js';
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
 import { startSlackSink, validateSlackPayload, type SlackSink } from '../fixtures/slack-sink.js';
 import { makeSelfSignedCert, startSmtpSink, type SelfSignedCert } from '../fixtures/smtp-sink.js';
+import { freePort as closedPort } from '../fixtures/ports.js';
 
 const PASSWORD = 'pw-Tr0ub4dor-smtp';
 const SECRET = 'whsec-9f8e7d6c5b4a';
@@ -43,14 +42,6 @@ async function failure(promise: Promise<unknown>): Promise<NotifyError> {
   expect(text).not.toContain('\n');
   for (const secret of [PASSWORD, SECRET, BEARER, 'tok-abcdef123456', SLACK_PATH, 'XXXXslacksecretXXXX', 'secret-path']) expect(text).not.toContain(secret);
   return err as NotifyError;
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 const errorEvent = (error: string): HeraldEvent => ({

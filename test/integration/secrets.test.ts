@@ -14,25 +14,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
 import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
 import { startSlackSink, type SlackSink } from '../fixtures/slack-sink.js';
 import { startSmtpSink, type SmtpSink } from '../fixtures/smtp-sink.js';
 import { HERALD, ROOT, herald, tempDir, type CliResult } from './helpers.js';
+import { freePort as closedPort } from '../fixtures/ports.js';
 
 const marker = (what: string): string => `Mk${randomBytes(6).toString('hex')}${what}`;
-
-async function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('secrets never leak', () => {
   let registry: TestRegistry;

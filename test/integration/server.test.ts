@@ -13,6 +13,7 @@ import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
 import { startCountingProxy, type CountingProxy } from '../fixtures/proxy.js';
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
 import { HERALD, ROOT, herald, tempDir, writeConfig } from './helpers.js';
+import { freePort } from '../fixtures/ports.js';
 
 const TOKEN = 'tok-3f9c1e7a-never-shown-anywhere';
 const NEW_TOKEN = 'tok-second-0b7d44e2-also-secret';
@@ -31,17 +32,6 @@ afterAll(async () => {
   await proxy?.stop();
   await registry?.stop();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface Served {
   child: ChildProcess;

@@ -3,14 +3,11 @@
  * that must be unique or must exist, keys that need one another. Each problem names a key path;
  * the loader turns it into file:line:col (or the environment variable that set it).
  */
-import { createRequire } from 'node:module';
+import { lazy } from '../util/lazy.js';
 
 // node-cron is loaded when a schedule is checked, not at import (`check` on a config without one
-// should not pay for it). Synchronous: the checks are.
-const requireFromHere = createRequire(import.meta.url);
-function cron(): typeof import('node-cron') {
-  return requireFromHere('node-cron') as typeof import('node-cron');
-}
+// should not pay for it).
+const cron = lazy<typeof import('node-cron')>('node-cron');
 import { checkNotifierConfig } from '../notify/registry.js';
 import { errorMessage } from '../errors.js';
 import { parseReference } from '../registry/reference.js';

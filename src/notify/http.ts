@@ -3,17 +3,14 @@
  * with an overall deadline and a bounded body read, and the mapping of an answer to NotifyError
  * (2xx ok; 408, 429, 5xx and network failures retryable; other statuses permanent).
  */
-import { createRequire } from 'node:module';
 import type { Agent } from 'undici';
+import { lazy } from '../util/lazy.js';
 import { userAgent } from '../version.js';
 import { NotifyError, safeMessage } from './notifier.js';
 
 // undici is loaded with the first notification, not at import (`check` imports this module to close
 // the agent at exit, and most checks send nothing).
-const requireFromHere = createRequire(import.meta.url);
-function undici(): typeof import('undici') {
-  return requireFromHere('undici') as typeof import('undici');
-}
+const undici = lazy<typeof import('undici')>('undici');
 
 let agent: Agent | undefined;
 

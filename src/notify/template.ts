@@ -13,18 +13,15 @@
  * time (so a typo is a config error, not a failed delivery), cannot read files (include, render and
  * layout are removed), see only own properties, and have render time and memory limits.
  */
-import { createRequire } from 'node:module';
 import type { Liquid, Template } from 'liquidjs';
+import { lazy } from '../util/lazy.js';
 import type { HeraldEvent } from '../watch/event.js';
 import { NotifyError, type ConfigProblem } from './notifier.js';
 
 // liquidjs is loaded when the first template is compiled, not at import: validating a config
 // without notifiers (`herald check` on most setups, `config validate`) should not pay ~40 ms and
 // ~14 MB for it. Synchronous, because compiling happens inside synchronous config checks.
-const requireFromHere = createRequire(import.meta.url);
-function liquidClass(): typeof Liquid {
-  return (requireFromHere('liquidjs') as typeof import('liquidjs')).Liquid;
-}
+const liquidjs = lazy<typeof import('liquidjs')>('liquidjs');
 
 /** text: output as is. mrkdwn: every {{ output }} is escaped for Slack mrkdwn (& < >). */
 export type TemplateKind = 'text' | 'mrkdwn';
@@ -40,7 +37,7 @@ const engines = new Map<TemplateKind, Liquid>();
 function engine(kind: TemplateKind): Liquid {
   let liquid = engines.get(kind);
   if (liquid === undefined) {
-    const LiquidEngine = liquidClass();
+    const LiquidEngine = liquidjs().Liquid;
     liquid = new LiquidEngine({
       strictFilters: true,
       ownPropertyOnly: true,

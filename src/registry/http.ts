@@ -4,22 +4,17 @@
  * with backoff and Retry-After, request events and debug logs. It knows nothing about auth flows.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { rootCertificates } from 'node:tls';
 import type { Agent, Dispatcher } from 'undici';
 import { RegistryError, errorMessage } from '../errors.js';
 import { maskUrlCredentials, silentLogger, type Logger } from '../log.js';
 import { userAgent } from '../version.js';
 import type { RateLimits } from './ratelimit.js';
+import { lazy } from '../util/lazy.js';
 
 // undici is loaded on the first request, not at import: a command that sends nothing (`check` with
 // no images, `config validate`) should not pay ~50-100 ms for it.
-const requireFromHere = createRequire(import.meta.url);
-let undiciModule: typeof import('undici') | undefined;
-function undici(): typeof import('undici') {
-  undiciModule ??= requireFromHere('undici') as typeof import('undici');
-  return undiciModule;
-}
+const undici = lazy<typeof import('undici')>('undici');
 
 export type RequestKind = 'ping' | 'token' | 'head' | 'manifest' | 'blob' | 'tags';
 

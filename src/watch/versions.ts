@@ -21,13 +21,12 @@
  * (`2024.01.05`) and numbers past 2^53. For tags that are valid semver, the order agrees with
  * semver.compare (see test/unit/versions.test.ts).
  */
-import { createRequire } from 'node:module';
 import type { SemVer } from 'semver';
+import { lazy } from '../util/lazy.js';
 
 // semver is loaded on the first pre-release comparison, not at import: config loading imports this
 // module (to check newerOnly tags) and most runs never compare a pre-release.
-const requireFromHere = createRequire(import.meta.url);
-let semverClass: typeof SemVer | undefined;
+const semver = lazy<typeof import('semver')>('semver');
 import { UserError } from '../errors.js';
 
 export interface TagVersion {
@@ -189,8 +188,7 @@ function preSemver(pre: string): SemVer | null {
   let v = preCache.get(pre);
   if (v === undefined) {
     try {
-      semverClass ??= (requireFromHere('semver') as typeof import('semver')).SemVer;
-      v = new semverClass(`0.0.0-${pre}`);
+      v = new (semver().SemVer)(`0.0.0-${pre}`);
     } catch {
       v = null;
     }

@@ -70,8 +70,9 @@ export async function check(...args: unknown[]): Promise<number> {
  * the watchRepo images that follow it, and only NAME's checks run.
  */
 async function oneImage(loaded: LoadedConfig, name: string): Promise<{ options: RunOptions; watchedRepository?: string }> {
-  const configured: RunOptions = { only: (image) => image.ref.name === name };
   const images = await resolveImages(loaded);
+  // The run gets the images read here, so include files are read once.
+  const configured: RunOptions = { resolved: images, only: (image) => image.ref.name === name };
   if (images.some((image) => image.ref.name === name)) return { options: configured };
   const ref = parseReference(name);
   // A digest reference is never a tag found by listing.
@@ -80,6 +81,7 @@ async function oneImage(loaded: LoadedConfig, name: string): Promise<{ options: 
   if (!images.some((image) => image.watchRepo && repositoryKey(image.ref) === repository)) return { options: configured };
   return {
     options: {
+      resolved: images,
       only: (image) => image.watchRepo && repositoryKey(image.ref) === repository,
       onlyItem: (item) => item === name,
     },

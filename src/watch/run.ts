@@ -67,6 +67,8 @@ export interface RunOptions {
    * them) and their states are never dropped.
    */
   onlyItem?: (name: string) => boolean;
+  /** The config's images when the caller has resolved them already (check --image reads them to choose); else read here. */
+  resolved?: WatchedImage[];
   /** Stops starting new checks (serve's shutdown); checks already running finish. */
   signal?: AbortSignal;
   now?: () => Date;
@@ -95,7 +97,7 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   const startedMs = started.getTime();
   const t0 = performance.now();
   const { config } = ctx.loaded;
-  const all = await resolveImages(ctx.loaded);
+  const all = opts.resolved ?? (await resolveImages(ctx.loaded));
   const images = opts.only ? all.filter(opts.only) : all;
 
   const tLoad = performance.now();

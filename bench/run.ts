@@ -164,7 +164,7 @@ class Worker {
 }
 
 /** A bare undici client's time for the same HEADs against docker-registry (tokens minted like herald's batches). */
-async function registryFloor(world: World, n: number, c: number, tmp: string): Promise<number> {
+async function registryFloor(world: World, n: number, c: number, tmp: string): Promise<BareFigures> {
   const ts = world.registry.tokenServer!;
   const tokens: string[] = [];
   for (let first = 0; first < n; first += 50) {
@@ -176,7 +176,7 @@ async function registryFloor(world: World, n: number, c: number, tmp: string): P
   return bareClient(world.proxy.url, n, c, file);
 }
 
-async function measureSize(world: World, n: number, workerCounts: number[], tmp: string, round: { value: number }): Promise<{ rows: Row[]; dbPath: string; configFile: string; floor?: { c: number; ms: number } }> {
+async function measureSize(world: World, n: number, workerCounts: number[], tmp: string, round: { value: number }): Promise<{ rows: Row[]; dbPath: string; configFile: string; floor?: { c: number } & BareFigures }> {
   const t = performance.now();
   await world.pushUpTo(n);
   log(`N=${n}: images pushed in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -220,7 +220,7 @@ async function measureSize(world: World, n: number, workerCounts: number[], tmp:
   }
   // The testbed's own floor for the target row (N = 1000, C = 16): the same HEADs from a bare client.
   const c = workerCounts.includes(16) ? 16 : workerCounts[0]!;
-  const floor = n === 1000 ? { c, ms: await registryFloor(world, n, c, tmp) } : undefined;
+  const floor = n === 1000 ? { c, ...(await registryFloor(world, n, c, tmp)) } : undefined;
   return { rows, dbPath, configFile, ...(floor !== undefined ? { floor } : {}) };
 }
 
@@ -239,7 +239,7 @@ interface LatencyFigures {
 }
 
 async function measureLatency(world: World, n: number, c: number, configFile: string, delayMs: number, longDelayMs: number, tmp: string): Promise<LatencyFigures> {
-  const singleHeadMs = (await registryFloor(world, 100, 1, tmp)) / 100;
+  const singleHeadMs = (await registryFloor(world, 100, 1, tmp)).ms / 100;
   world.setDelay(longDelayMs);
   const worker = await Worker.start(configFile, join(tmp, `latency${n}.log`));
   try {
@@ -248,7 +248,7 @@ async function measureLatency(world: World, n: number, c: number, configFile: st
     await worker.run(c);
     const long = await worker.run(c);
     if (long.statuses.unchanged !== n) throw new Error(`r=${longDelayMs} ms run: herald reported ${JSON.stringify(long.statuses)}, expected ${n} unchanged`);
-    const longFloorMs = await registryFloor(world, n, c, tmp);
+    const longFloorMs = (await registryFloor(world, n, c, tmp)).ms;
     return { n, c, singleHeadMs, longDelayMs, long, longFloorMs };
   } finally {
     await worker.exit();
@@ -436,10 +436,13 @@ interface StubFigures {
   floorCpuMs: number;
 }
 
-/** CPU ms of the bare client's last round, by "origin n c" (printed beside herald's). */
-const floorCpu = new Map<string, number>();
+/** Wall and CPU time of the bare client's last round. */
+interface BareFigures {
+  ms: number;
+  cpuMs: number;
+}
 
-function bareClient(origin: string, n: number, c: number, tokensFile?: string): Promise<number> {
+function bareClient(origin: string, n: number, c: number, tokensFile?: string): Promise<BareFigures> {
   return new Promise((resolvePromise, reject) => {
     const args = [join(here, 'floor-client.js'), origin, String(n), String(c), ...(tokensFile !== undefined ? [tokensFile] : [])];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -448,9 +451,7 @@ function bareClient(origin: string, n: number, c: number, tokensFile?: string): 
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) return reject(new Error(`floor client exited ${code}`));
-      const figures = JSON.parse(out) as { ms: number; cpuMs: number };
-      floorCpu.set(`${origin} ${n} ${c}`, figures.cpuMs);
-      resolvePromise(figures.ms);
+      resolvePromise(JSON.parse(out) as BareFigures);
     });
   });
 }
@@ -483,8 +484,8 @@ async function measureStub(n: number, c: number, delayMs: number, tmp: string): 
     const figures = await worker.run(c);
     const cpu = process.cpuUsage(cpu0);
     const headsInRun = heads;
-    const floorMs = await bareClient(proxy.url, n, c);
-    return { n, c, figures, heads: headsInRun, serverCpuMs: (cpu.user + cpu.system) / 1000, floorMs, floorCpuMs: floorCpu.get(`${proxy.url} ${n} ${c}`) ?? NaN };
+    const floor = await bareClient(proxy.url, n, c);
+    return { n, c, figures, heads: headsInRun, serverCpuMs: (cpu.user + cpu.system) / 1000, floorMs: floor.ms, floorCpuMs: floor.cpuMs };
   } finally {
     await worker.exit();
     await proxy.stop();
@@ -603,7 +604,7 @@ function table(rows: Row[], delayMs: number): string {
 interface TargetInput {
   rows: Row[];
   delayMs: number;
-  floors: Array<{ n: number; c: number; ms: number; origin: string }>;
+  floors: Array<{ n: number; c: number } & BareFigures>;
   latency: LatencyFigures | undefined;
   check: CheckFigures | undefined;
   serve: ServeFigures | undefined;
@@ -689,7 +690,7 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'herald-bench-'));
   const world = await startWorld(opts.delayMs);
   const rows: Row[] = [];
-  const floors: Array<{ n: number; c: number; ms: number; origin: string }> = [];
+  const floors: Array<{ n: number; c: number } & BareFigures> = [];
   const round = { value: 0 };
   let check: CheckFigures | undefined;
   let serve: ServeFigures | undefined;
@@ -704,7 +705,7 @@ async function main(): Promise<void> {
     for (const n of opts.sizes) {
       const result = await measureSize(world, n, opts.workers, tmp, round);
       rows.push(...result.rows);
-      if (result.floor) floors.push({ n, origin: world.proxy.url, ...result.floor });
+      if (result.floor) floors.push({ n, ...result.floor });
       largest = { n, dbPath: result.dbPath };
       if (n === 1000) target = { n, configFile: result.configFile };
     }
@@ -740,7 +741,7 @@ async function main(): Promise<void> {
     out.push('');
     out.push(
       `Testbed floor: a bare undici client sending the same ${f.n} HEADs (with tokens), ${f.c} at a time, through the same proxy to the same docker-registry: ` +
-        `${f.ms.toFixed(0)} ms (ratio ${(f.ms / bound).toFixed(2)}, CPU ${(floorCpu.get(`${f.origin} ${f.n} ${f.c}`) ?? NaN).toFixed(0)} ms)` +
+        `${f.ms.toFixed(0)} ms (ratio ${(f.ms / bound).toFixed(2)}, CPU ${f.cpuMs.toFixed(0)} ms)` +
         (herald ? `; herald's warm unchanged run: ${herald.figures.wallMs.toFixed(0)} ms (ratio ${(herald.figures.wallMs / bound).toFixed(2)}, CPU ${herald.figures.cpuMs.toFixed(0)} ms).` : '.'),
     );
   }

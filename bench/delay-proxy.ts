@@ -5,12 +5,12 @@
  * round-trip time. Requests are counted by kind from their request line (same kinds as the test
  * fixture's HTTP proxy), and accepted connections are counted too (keep-alive shows as few of them).
  *
- * Why not the HTTP proxy from test/fixtures: parsing and re-sending every request costs ~0.5 ms of
+ * Why not the HTTP proxy from fixtures/: parsing and re-sending every request costs ~0.5 ms of
  * CPU each, on the same two cores that docker-registry and herald use; at 800 requests a second
  * that alone took a third of a core away from what is measured. This one costs a few µs a request.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { classify, type RequestCounts } from '../test/fixtures/proxy.js';
+import { classify, type RequestCounts } from '../fixtures/proxy.js';
 
 export interface DelayProxy {
   host: string;

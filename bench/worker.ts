@@ -7,11 +7,11 @@
  */
 import { createWriteStream } from 'node:fs';
 import { loadConfig } from '../src/config/load.js';
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/util/log.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { Store } from '../src/store/index.js';
 import { runOnce } from '../src/watch/run.js';
-import { tuneHeapForDaemon } from '../src/runtime.js';
+import { tuneHeapForDaemon } from '../src/daemon/runtime.js';
 
 export interface RunFigures {
   /** When the run started (epoch ms, sub-ms precision): to time other processes' observations against. */

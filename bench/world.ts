@@ -16,10 +16,10 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
-import { startRegistry, type TestRegistry } from '../test/fixtures/registry.js';
-import type { RequestCounts } from '../test/fixtures/proxy.js';
+import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import type { RequestCounts } from '../fixtures/proxy.js';
 import { startDelayProxy, type DelayProxy } from './delay-proxy.js';
-import { buildImage, imageDescriptor, MANIFEST_ACCEPT, MEDIA_TYPES, toBlob, type Blob, type BuiltImage, type Descriptor } from '../test/fixtures/oci.js';
+import { buildImage, imageDescriptor, MANIFEST_ACCEPT, MEDIA_TYPES, toBlob, type Blob, type BuiltImage, type Descriptor } from '../fixtures/oci.js';
 
 const CHECK_CONNECTIONS = 4;
 

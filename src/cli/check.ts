@@ -1,9 +1,8 @@
 import { RegistryClient } from '../registry/client.js';
 import { runOnce, type RunOptions } from '../watch/run.js';
-import { UsageError, UserError } from '../errors.js';
+import { UsageError, UserError } from '../util/errors.js';
 import { resolveImages } from '../config/images.js';
-import { repositoryKey } from '../watch/expand.js';
-import { parseReference } from '../registry/reference.js';
+import { parseReference, repositoryKey } from '../model/reference.js';
 import type { LoadedConfig } from '../config/load.js';
 import { closeHttpAgent } from '../notify/http.js';
 

@@ -1,7 +1,7 @@
 import { jsonSchema } from '../config/schema.js';
 import { findConfigFile, loadConfig } from '../config/load.js';
 import { resolveImages } from '../config/images.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../util/errors.js';
 import { optionsOf, print, printJson } from './context.js';
 
 export async function validate(...args: unknown[]): Promise<number> {

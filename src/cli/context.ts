@@ -1,10 +1,11 @@
 /** What the commands share: find and load the config, make the logger, open the store and client. */
 import type { Command } from 'commander';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, type Logger } from '../util/log.js';
 import { findConfigFile, loadConfig, type LoadedConfig } from '../config/load.js';
 import { Store } from '../store/index.js';
-import { parseReference } from '../registry/reference.js';
-import { UsageError } from '../errors.js';
+import { parseReference } from '../model/reference.js';
+export { shortDigest } from '../model/digest.js';
+import { UsageError } from '../util/errors.js';
 import type { GlobalOptions } from './main.js';
 
 export interface CommandOptions extends GlobalOptions {
@@ -41,12 +42,6 @@ export function printJson(value: unknown): void {
   print(JSON.stringify(value, null, 2));
 }
 
-export function shortDigest(d: string | null | undefined): string {
-  if (!d) return '-';
-  const i = d.indexOf(':');
-  return d.slice(i + 1, i + 13);
-}
-
 /** A plain text table: columns padded to their widest cell. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -59,9 +54,9 @@ export async function openDispatcher(
   loaded: LoadedConfig,
   store: Store,
   logger: Logger,
-  onAttempt?: import('../notify/dispatcher.js').DispatcherOptions['onAttempt'],
-): Promise<import('../notify/dispatcher.js').Dispatcher> {
-  const [{ createNotifier }, { Dispatcher }] = await Promise.all([import('../notify/registry.js'), import('../notify/dispatcher.js')]);
+  onAttempt?: import('../notify/outbox.js').DispatcherOptions['onAttempt'],
+): Promise<import('../notify/outbox.js').Dispatcher> {
+  const [{ createNotifier }, { Dispatcher }] = await Promise.all([import('../notify/notifiers/index.js'), import('../notify/outbox.js')]);
   const notifiers = loaded.config.notifiers.map((n) => createNotifier(n, { logger }));
   return new Dispatcher({ store, notifiers, retry: loaded.config.notify.retry, logger, ...(onAttempt ? { onAttempt } : {}) });
 }

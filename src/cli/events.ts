@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.js';
+import { UsageError } from '../util/errors.js';
 import { deliveryView, type Delivery } from '../store/deliveries.js';
 import { formatDuration } from '../util/duration.js';
 import { imageArgument, loadFromOptions, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';

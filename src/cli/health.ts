@@ -4,7 +4,7 @@
  * any-address listen such as 0.0.0.0 is asked on loopback), or from --url. This is the container
  * image's HEALTHCHECK: node is there anyway, curl is not.
  */
-import { UserError, errorMessage } from '../errors.js';
+import { UserError, errorMessage } from '../util/errors.js';
 import { parseListen } from '../server/http.js';
 import { loadFromOptions, optionsOf, print } from './context.js';
 

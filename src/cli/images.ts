@@ -1,6 +1,7 @@
 import { resolveImages } from '../config/images.js';
-import { stateKey } from '../store/state.js';
-import { followedByWatchRepo, repositoryKey } from '../watch/expand.js';
+import { stateKey } from '../model/state.js';
+import { followedByWatchRepo } from '../watch/expand.js';
+import { repositoryKey } from '../model/reference.js';
 import { imageArgument, loadFromOptions, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';
 
 export async function list(...args: unknown[]): Promise<number> {
@@ -94,10 +95,7 @@ export async function prune(...args: unknown[]): Promise<number> {
     // Tags found by watchRepo are not in the config; they stay while their repository is watched.
     const stale = store.state.all().filter((s) => !watched.has(stateKey(s.image, s.platform)) && !followedByWatchRepo(s, images));
     const staleRepositories = store.repositories.repositories().filter((r) => !watchedRepositories.has(r));
-    store.db.transaction(() => {
-      for (const s of stale) store.state.remove(s.image, s.platform);
-      for (const r of staleRepositories) store.repositories.remove(r);
-    })();
+    store.forget(stale, staleRepositories);
     for (const s of stale) print(`removed ${s.image} (${s.platform})`);
     print(`pruned ${stale.length} image state${stale.length === 1 ? '' : 's'}`);
     return 0;

@@ -3,8 +3,8 @@
  * `herald --version` or `herald config schema` do not pay for SQLite, undici or nodemailer.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { version } from '../version.js';
-import { UserError, errorMessage } from '../errors.js';
+import { version } from '../util/version.js';
+import { UserError, errorMessage } from '../util/errors.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -38,7 +38,7 @@ export function buildProgram(): Command {
     .addOption(configOption())
     .action(
       run(async () => {
-        (await import('../runtime.js')).tuneHeapForDaemon();
+        (await import('../daemon/runtime.js')).tuneHeapForDaemon();
         return (await import('./serve.js')).serve as Action;
       }),
     );

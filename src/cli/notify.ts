@@ -1,8 +1,8 @@
-import { UsageError, errorMessage } from '../errors.js';
+import { UsageError, errorMessage } from '../util/errors.js';
 import { closeHttpAgent } from '../notify/http.js';
-import { createNotifier, sampleEvent } from '../notify/registry.js';
+import { createNotifier, sampleEvent } from '../notify/notifiers/index.js';
 import { NotifyError } from '../notify/notifier.js';
-import { newEventId } from '../watch/event.js';
+import { newEventId } from '../model/event.js';
 import { loadFromOptions, loggerFor, optionsOf, print, printJson } from './context.js';
 
 /**

@@ -10,13 +10,13 @@
 import { RegistryClient } from '../registry/client.js';
 import { runOnce } from '../watch/run.js';
 import { Scheduler, sleep } from '../watch/scheduler.js';
-import { ConfigError, errorMessage } from '../errors.js';
+import { ConfigError, errorMessage } from '../util/errors.js';
 import { findConfigFile, loadConfig, type LoadedConfig } from '../config/load.js';
-import type { Dispatcher } from '../notify/dispatcher.js';
+import type { Dispatcher } from '../notify/outbox.js';
 import { closeHttpAgent } from '../notify/http.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../util/log.js';
 import { Metrics } from '../server/metrics.js';
-import { health, type RunHistory } from '../server/health.js';
+import { health, MIN_FREE_BYTES, type RunHistory } from '../server/health.js';
 import { ListenError, startServer, type HeraldServer, type ServerContext } from '../server/http.js';
 import { loggerFor, openDispatcher, openStore, optionsOf } from './context.js';
 
@@ -81,7 +81,7 @@ async function daemon(args: unknown[], stopAskedEarly: () => string | undefined)
     metrics,
     logger,
     token: () => loaded.config.server.token,
-    health: () => health({ db: store.db, nextRun: reloading ? new Date() : scheduler.nextRun, stopping, runs }),
+    health: () => health({ databaseProblem: store.writeProblem(MIN_FREE_BYTES), nextRun: reloading ? new Date() : scheduler.nextRun, stopping, runs }),
     triggerRun: () => {
       if (stopping) return 'stopping';
       if (reloading || scheduler.running) return 'running';

@@ -11,6 +11,7 @@
  * - Setting a secret (password) drops the file's *File twin (passwordFile) and the other way round:
  *   the environment wins over the file.
  */
+import { isPlainObject } from '../util/text.js';
 import type { z } from 'zod';
 import { configSchema, SECRET_FILE_KEYS } from './schema.js';
 import { closest, quote } from './humanize.js';
@@ -228,9 +229,6 @@ function child(value: unknown, key: string | number): unknown {
   return value && typeof value === 'object' ? (value as Record<string | number, unknown>)[key] : undefined;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function comparePaths(a: KeyPath, b: KeyPath): number {
   for (let i = 0; i < Math.min(a.length, b.length); i++) {

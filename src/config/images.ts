@@ -5,42 +5,18 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { errorMessage } from '../errors.js';
-import { hubLink as defaultHubLink } from '../registry/hublink.js';
-import { parseReference, type ImageReference } from '../registry/reference.js';
+import { errorMessage } from '../util/errors.js';
+import { hubLink as defaultHubLink } from '../model/hublink.js';
+import { parseReference, type ImageReference } from '../model/reference.js';
 import { humanize } from './humanize.js';
 import { stripNulls, type LoadedConfig } from './load.js';
 import { ConfigProblems, displayPath, fsReason, problemLine, sortLines, type KeyPath, type Locator, type Problem } from './problems.js';
-import { includeFileSchema, type DefaultsConfig, type EventStatus, type ImageConfig } from './schema.js';
+import { includeFileSchema, type DefaultsConfig, type ImageEntry } from './schema.js';
+import type { WatchedImage } from '../model/image.js';
 import { parseYaml } from './source.js';
 import { checkImageName, checkNotifierRefs } from './validate.js';
-import { parseTag } from '../watch/versions.js';
+import { parseTag } from '../tags/versions.js';
 
-export interface WatchedImage {
-  /** As written in the config. */
-  name: string;
-  ref: ImageReference;
-  /** image.platform ?? defaults.platform ?? the host's platform. */
-  platform: string;
-  notifyOn: EventStatus[];
-  /** Undefined: every notifier. */
-  notifiers?: string[];
-  /** defaults.metadata with image.metadata over it. */
-  metadata: Record<string, string | number | boolean>;
-  hubLink?: string;
-  watchRepo: boolean;
-  includeTags: string[];
-  excludeTags: string[];
-  sortTags: 'default' | 'reverse' | 'lexicographical' | 'semver';
-  maxTags: number;
-  newerOnly: boolean;
-  /** With newerOnly: only tags of the image tag's flavour (prefix, suffix, number of parts) count as newer. */
-  sameFlavour: boolean;
-  /** With newerOnly: pre-releases count as newer even when the image's own tag is a release. */
-  includePrereleases: boolean;
-  /** Where it was declared: `file:line` (or `environment HERALD_IMAGES_0_NAME`). */
-  source: string;
-}
 
 /** The platform images are checked for when neither the image nor defaults name one. Images are linux. */
 export function hostPlatform(): string {
@@ -66,7 +42,7 @@ export function hostPlatform(): string {
 const INCLUDE_ROOT = 'include file';
 
 interface Declared {
-  image: ImageConfig;
+  image: ImageEntry;
   source: string;
   /** Where problems about this image point: its file's locator and its key path there. */
   locate: Locator;
@@ -126,7 +102,7 @@ export async function resolveImages(loaded: LoadedConfig): Promise<WatchedImage[
   return images;
 }
 
-export function applyDefaults(image: ImageConfig, defaults: DefaultsConfig, ref: ImageReference, source: string): WatchedImage {
+export function applyDefaults(image: ImageEntry, defaults: DefaultsConfig, ref: ImageReference, source: string): WatchedImage {
   const notifiers = image.notifiers ?? defaults.notifiers;
   const hubLink = image.hubLink ?? defaults.hubLink ?? defaultHubLink(ref);
   return {

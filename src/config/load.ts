@@ -7,6 +7,7 @@
  * caFile), except db.path: a relative db.path stays relative and the store resolves it against the
  * process's working directory, like any other path given to a command.
  */
+import { isPlainObject } from '../util/text.js';
 import { readFile } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import path from 'node:path';
@@ -178,9 +179,6 @@ export function stripNulls(value: unknown, seen = new WeakSet<object>()): unknow
   return value;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function dedupe(lines: string[]): string[] {
   return [...new Set(lines)];

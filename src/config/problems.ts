@@ -4,7 +4,10 @@
  * one ConfigProblems carrying all of them, so `config validate` can print every line.
  */
 import path from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../util/errors.js';
+import { oneLine } from '../util/text.js';
+
+export { fsReason } from '../util/fs.js';
 
 /** A key path into the config: ['images', 2, 'name']. */
 export type KeyPath = readonly (string | number)[];
@@ -49,10 +52,6 @@ export function problemLine(locate: Locator, problem: Problem, root?: string): s
   return `${where}: ${formatPath(problem.shownPath ?? problem.path, root)}: ${oneLine(problem.message)}`;
 }
 
-/** Messages are single lines whatever a library put in them. */
-export function oneLine(text: string): string {
-  return text.replace(/\s*\r?\n\s*/g, ' ').trim();
-}
 
 /** A path as the user would recognize it: relative to the working directory when inside it. */
 export function displayPath(file: string): string {
@@ -73,24 +72,3 @@ export function sortLines(lines: string[]): string[] {
     .map((entry) => entry.line);
 }
 
-/** An OS error as a few words: ENOENT → "file not found". */
-export function fsReason(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  switch (code) {
-    case 'ENOENT':
-      return 'file not found';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'is a directory, not a file';
-    case 'ENOTDIR':
-      return 'a parent of it is not a directory';
-    case 'ENAMETOOLONG':
-      return 'file name too long';
-    case 'ELOOP':
-      return 'too many symbolic links';
-    default:
-      return code ?? 'cannot read it';
-  }
-}

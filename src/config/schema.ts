@@ -8,7 +8,8 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../util/errors.js';
+import { EVENT_STATUSES } from '../model/event.js';
 
 /** "30s", "5m", "1h30m", "250ms", or a number of seconds. Parsed to milliseconds. */
 export const duration = z
@@ -34,8 +35,7 @@ const regexList = z.array(
   }),
 );
 
-export const eventStatus = z.enum(['new', 'update', 'error']);
-export type EventStatus = z.infer<typeof eventStatus>;
+export const eventStatus = z.enum(EVENT_STATUSES);
 
 const platform = z
   .string()
@@ -61,7 +61,7 @@ const imageOptions = {
 };
 
 export const imageSchema = z.object({ name: z.string().min(1), ...imageOptions }).strict();
-export type ImageConfig = z.infer<typeof imageSchema>;
+export type ImageEntry = z.infer<typeof imageSchema>;
 
 export const defaultsSchema = z.object(imageOptions).strict();
 export type DefaultsConfig = z.infer<typeof defaultsSchema>;

@@ -2,7 +2,8 @@
  * A YAML file read with positions, so any key path can be named as `file:line:col`.
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, parseDocument, type Document, type Node, type Pair } from 'yaml';
-import { displayPath, oneLine, type KeyPath } from './problems.js';
+import { displayPath, type KeyPath } from './problems.js';
+import { oneLine } from '../util/text.js';
 
 export interface YamlSource {
   /** Absolute path. */

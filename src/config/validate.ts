@@ -3,14 +3,15 @@
  * that must be unique or must exist, keys that need one another. Each problem names a key path;
  * the loader turns it into file:line:col (or the environment variable that set it).
  */
+import { isPlainObject } from '../util/text.js';
 import { lazy } from '../util/lazy.js';
 
 // node-cron is loaded when a schedule is checked, not at import (`check` on a config without one
 // should not pay for it).
 const cron = lazy<typeof import('node-cron')>('node-cron');
-import { checkNotifierConfig } from '../notify/registry.js';
-import { errorMessage } from '../errors.js';
-import { parseReference } from '../registry/reference.js';
+import { checkNotifierConfig } from '../notify/notifiers/index.js';
+import { errorMessage } from '../util/errors.js';
+import { parseReference } from '../model/reference.js';
 import { SECRET_FILE_KEYS, type Config } from './schema.js';
 import { quote } from './humanize.js';
 import type { KeyPath, Problem } from './problems.js';
@@ -77,14 +78,14 @@ export function validateConfig(config: Config): Problem[] {
  */
 export function validatePartial(data: unknown): Problem[] {
   const problems: Problem[] = [];
-  const root = isRecord(data) ? data : {};
+  const root = isPlainObject(data) ? data : {};
   const images = Array.isArray(root.images) ? root.images : [];
   images.forEach((image: unknown, i) => {
-    if (!isRecord(image) || typeof image.name !== 'string') return;
+    if (!isPlainObject(image) || typeof image.name !== 'string') return;
     const problem = checkImageName(image.name);
     if (problem) problems.push({ path: ['images', i, 'name'], message: problem });
   });
-  const watch = isRecord(root.watch) ? root.watch : {};
+  const watch = isPlainObject(root.watch) ? root.watch : {};
   if (typeof watch.schedule === 'string') {
     const problem = checkCron(watch.schedule);
     if (problem) problems.push({ path: ['watch', 'schedule'], message: problem });
@@ -96,9 +97,6 @@ export function validatePartial(data: unknown): Problem[] {
   return problems;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Sections that may hold secrets with *File twins: every registry and notifier, and the server. */
 export function forEachSecretHolder(config: Config, visit: (holder: Record<string, unknown>, path: KeyPath) => void): void {

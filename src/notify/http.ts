@@ -5,7 +5,9 @@
  */
 import type { Agent } from 'undici';
 import { lazy } from '../util/lazy.js';
-import { userAgent } from '../version.js';
+import { parseRetryAfter } from '../util/http.js';
+import { formatDuration } from '../util/duration.js';
+import { userAgent } from '../util/version.js';
 import { NotifyError, safeMessage } from './notifier.js';
 
 // undici is loaded with the first notification, not at import (`check` imports this module to close
@@ -76,7 +78,7 @@ export async function httpSend(req: HttpPost): Promise<HttpAnswer> {
     }
     return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8').slice(0, BODY_KEEP) };
   } catch (err) {
-    if (signal.aborted) throw new NotifyError(`${where}: no complete answer within ${formatMs(req.timeoutMs)}`);
+    if (signal.aborted) throw new NotifyError(`${where}: no complete answer within ${formatDuration(req.timeoutMs)}`);
     const code = (err as { code?: unknown }).code;
     const text = err instanceof Error ? err.message : String(err);
     const detail = typeof code === 'string' && !text.includes(code) ? `${code} ${text}` : text;
@@ -102,15 +104,6 @@ export function statusError(req: HttpPost, answer: HttpAnswer, detail?: string):
   return new NotifyError(message, { permanent: !retryable, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
 }
 
-/** Retry-After as delay-seconds or an HTTP-date, in ms from now; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  if (Number.isNaN(at) || !/[a-z]/i.test(text)) return undefined;
-  return Math.max(0, at - now);
-}
 
 /** A URL as error messages show it: the origin only, with "/…" when a path or query was cut off. */
 export function maskUrl(url: URL): string {
@@ -130,6 +123,3 @@ function lowerKeys(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
-export function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-}

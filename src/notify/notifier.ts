@@ -3,8 +3,8 @@
  * retries or the outbox; they report a failure as a NotifyError that says whether retrying can help.
  */
 import type { NotifierConfig } from '../config/schema.js';
-import type { Logger } from '../log.js';
-import type { HeraldEvent } from '../watch/event.js';
+import type { Logger } from '../util/log.js';
+import type { HeraldEvent } from '../model/event.js';
 
 export interface NotifierMessage {
   /** Stable across retries of one delivery; receivers may use it to drop duplicates. */

@@ -4,8 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { NotifierConfig } from '../config/schema.js';
-import type { WatchedImage } from '../config/images.js';
-import type { HeraldEvent } from '../watch/event.js';
+import type { WatchedImage } from '../model/image.js';
+import type { HeraldEvent } from '../model/event.js';
 
 export interface RoutedEvent {
   event: HeraldEvent;

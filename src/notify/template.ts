@@ -13,9 +13,10 @@
  * time (so a typo is a config error, not a failed delivery), cannot read files (include, render and
  * layout are removed), see only own properties, and have render time and memory limits.
  */
+import { shortDigest } from '../model/digest.js';
 import type { Liquid, Template } from 'liquidjs';
 import { lazy } from '../util/lazy.js';
-import type { HeraldEvent } from '../watch/event.js';
+import type { HeraldEvent } from '../model/event.js';
 import { NotifyError, type ConfigProblem } from './notifier.js';
 
 // liquidjs is loaded when the first template is compiled, not at import: validating a config
@@ -49,7 +50,7 @@ function engine(kind: TemplateKind): Liquid {
       ...(kind === 'mrkdwn' ? { outputEscape: escapeMrkdwn } : {}),
     });
     for (const tag of ['include', 'render', 'layout']) delete liquid.tags[tag];
-    liquid.registerFilter('short', (value: unknown) => (typeof value === 'string' ? shortDigest(value) : ''));
+    liquid.registerFilter('short', (value: unknown) => (typeof value === 'string' && value !== '' ? shortDigest(value) : ''));
     engines.set(kind, liquid);
   }
   return liquid;
@@ -107,12 +108,6 @@ export function eventLink(event: HeraldEvent): string | null {
     }
   }
   return null;
-}
-
-/** sha256:0123456789abcdef… → 0123456789ab; anything without an algorithm prefix: its first 12 chars. */
-export function shortDigest(digest: string): string {
-  const hex = digest.includes(':') ? digest.slice(digest.indexOf(':') + 1) : digest;
-  return hex.slice(0, 12);
 }
 
 /** "update: docker.io/library/nginx:1.27", or "3 image changes". Mail adds a [herald] prefix. */

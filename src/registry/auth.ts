@@ -11,9 +11,9 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { RegistryConfig } from '../config/schema.js';
-import { errorMessage } from '../errors.js';
-import { silentLogger, type Logger } from '../log.js';
-import { DOCKER_HUB, normalizeRegistryHost } from './reference.js';
+import { errorMessage } from '../util/errors.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import { DOCKER_HUB, normalizeRegistryHost } from '../model/reference.js';
 
 export interface Credentials {
   username: string;

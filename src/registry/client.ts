@@ -7,15 +7,17 @@
  * registries, a token request per repository scope; after that a check of an unchanged image is
  * exactly one HEAD until its token expires.
  */
+import { isVerifiableDigest, shortDigest } from '../model/digest.js';
 import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import type { RegistryConfig } from '../config/schema.js';
-import { RegistryError } from '../errors.js';
-import { silentLogger, type Logger } from '../log.js';
+import { RegistryError } from '../util/errors.js';
+import { silentLogger, type Logger } from '../util/log.js';
 import { CredentialStore, TokenCache } from './auth.js';
-import { oneLine, Transport, type ConnectionProfile, type RequestEvent } from './http.js';
-import { isManifestMediaType, MANIFEST_ACCEPT, mediaTypeOfDocument, parseImageConfig, stripMediaTypeParams, type ImageConfigInfo } from './manifest.js';
-import { apiHost, type ImageReference } from './reference.js';
+import { oneLine } from '../util/text.js';
+import { Transport, type ConnectionProfile, type RequestEvent } from './http.js';
+import { isManifestMediaType, MANIFEST_ACCEPT, mediaTypeOfDocument, parseImageConfig, stripMediaTypeParams, type ImageConfigBlob } from './manifest.js';
+import { apiHost, type ImageReference } from '../model/reference.js';
 import { RateLimits, type RateLimitInfo } from './ratelimit.js';
 import { AuthSession, type PrepareSummary, type Target } from './session.js';
 import { statusError } from './status.js';
@@ -26,7 +28,6 @@ export type { RateLimitInfo } from './ratelimit.js';
 export type { PrepareSummary } from './session.js';
 export type { TagListing } from './tags.js';
 
-const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 /** A 500 on HEAD is often a missing manifest (quirk 14): go to GET for a clear answer instead of retrying. */
 const HEAD_RETRY_STATUS = (s: number): boolean => s === 429 || s === 502 || s === 503 || s === 504;
 /** Every manifest request sends the same Accept header: one shared headers object (never modified). */
@@ -128,7 +129,7 @@ export class RegistryClient {
       const digest = res.headers['docker-content-digest']?.trim();
       const mediaType = stripMediaTypeParams(res.headers['content-type'] ?? '');
       const length = res.headers['content-length'] !== undefined ? Number(res.headers['content-length']) : undefined;
-      if (digest !== undefined && DIGEST.test(digest) && isManifestMediaType(mediaType)) {
+      if (digest !== undefined && isVerifiableDigest(digest) && isManifestMediaType(mediaType)) {
         const head: ManifestHead = { digest, mediaType };
         if (length !== undefined && Number.isInteger(length) && length >= 0) head.size = length;
         return head;
@@ -158,7 +159,7 @@ export class RegistryClient {
     if (res.status !== 200) throw statusError(subject, res, 'manifest');
     const body = res.body;
     const headerDigest = res.headers['docker-content-digest']?.trim();
-    const expected = DIGEST.test(reference) ? reference : headerDigest !== undefined && DIGEST.test(headerDigest) ? headerDigest : undefined;
+    const expected = isVerifiableDigest(reference) ? reference : headerDigest !== undefined && isVerifiableDigest(headerDigest) ? headerDigest : undefined;
     const digest = expected !== undefined ? digestOf(body, algorithmOf(expected)) : digestOf(body, 'sha256');
     if (expected !== undefined && digest !== expected) {
       throw new RegistryError(`${subject}: manifest digest mismatch (expected ${expected}, got ${digest})`);
@@ -176,7 +177,7 @@ export class RegistryClient {
 
   async getBlob(ref: ImageReference, digest: string): Promise<Buffer> {
     const subject = ref.name;
-    if (!DIGEST.test(digest)) throw new RegistryError(`${subject}: invalid blob digest "${oneLine(digest, 80)}"`);
+    if (!isVerifiableDigest(digest)) throw new RegistryError(`${subject}: invalid blob digest "${oneLine(digest, 80)}"`);
     const target = this.target(ref);
     const res = await this.session.authorized(target, {
       url: this.url(target, `blobs/${digest}`),
@@ -187,13 +188,13 @@ export class RegistryClient {
       maxBytes: this.maxBlobBytes,
       followRedirects: true,
     });
-    if (res.status !== 200) throw statusError(`${subject}: blob ${shortDigest(digest)}`, res, 'blob');
+    if (res.status !== 200) throw statusError(`${subject}: blob ${shortDigest(digest, true)}`, res, 'blob');
     const actual = digestOf(res.body, algorithmOf(digest));
     if (actual !== digest) throw new RegistryError(`${subject}: blob digest mismatch (expected ${digest}, got ${actual})`);
     return res.body;
   }
 
-  async getImageConfig(ref: ImageReference, configDigest: string): Promise<ImageConfigInfo> {
+  async getImageConfig(ref: ImageReference, configDigest: string): Promise<ImageConfigBlob> {
     const blob = await this.getBlob(ref, configDigest);
     try {
       return parseImageConfig(blob);
@@ -296,7 +297,7 @@ export class RegistryClient {
 
 function subjectOf(ref: ImageReference, reference: string): string {
   if (reference === ref.tag || reference === ref.digest) return ref.name;
-  return DIGEST.test(reference) || reference.includes(':') ? `${ref.registry}/${ref.repository}@${reference}` : `${ref.registry}/${ref.repository}:${reference}`;
+  return isVerifiableDigest(reference) || reference.includes(':') ? `${ref.registry}/${ref.repository}@${reference}` : `${ref.registry}/${ref.repository}:${reference}`;
 }
 
 function algorithmOf(digest: string): 'sha256' | 'sha512' {
@@ -307,6 +308,3 @@ function digestOf(body: Buffer, algorithm: 'sha256' | 'sha512'): string {
   return `${algorithm}:${createHash(algorithm).update(body).digest('hex')}`;
 }
 
-function shortDigest(digest: string): string {
-  return digest.length > 19 ? digest.slice(0, 19) : digest;
-}

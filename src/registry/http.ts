@@ -3,12 +3,15 @@
  * (TLS settings + timeout), size-limited bodies, redirects without leaking Authorization, retries
  * with backoff and Retry-After, request events and debug logs. It knows nothing about auth flows.
  */
+import { oneLine } from '../util/text.js';
+import { parseRetryAfter } from '../util/http.js';
+import { formatDuration } from '../util/duration.js';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { Agent, Dispatcher } from 'undici';
-import { RegistryError, errorMessage } from '../errors.js';
-import { maskUrlCredentials, silentLogger, type Logger } from '../log.js';
-import { userAgent } from '../version.js';
+import { RegistryError, errorMessage } from '../util/errors.js';
+import { maskUrlCredentials, silentLogger, type Logger } from '../util/log.js';
+import { userAgent } from '../util/version.js';
 import type { RateLimits } from './ratelimit.js';
 import { lazy } from '../util/lazy.js';
 
@@ -116,7 +119,7 @@ export class Transport {
       if (!retryStatus(res.status)) return res;
       const retryAfter = parseRetryAfter(res.headers['retry-after']);
       if (retryAfter !== undefined && retryAfter > this.maxRetryAfterMs) {
-        throw new RegistryError(`${req.subject}: ${res.status === 429 ? 'rate limited' : 'unavailable'} (${res.status}), retry after ${formatMs(retryAfter)}`, {
+        throw new RegistryError(`${req.subject}: ${res.status === 429 ? 'rate limited' : 'unavailable'} (${res.status}), retry after ${formatDuration(retryAfter)}`, {
           status: res.status,
           retryable: true,
           retryAfterMs: retryAfter,
@@ -302,21 +305,7 @@ export function parseRateLimit(value: string | undefined): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** Retry-After as delay-seconds or an HTTP-date, in ms; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
-}
 
-export function formatMs(ms: number): string {
-  if (ms >= 1000 && ms % 1000 === 0) return `${ms / 1000}s`;
-  if (ms >= 1000) return `${Math.ceil(ms / 1000)}s`;
-  return `${ms}ms`;
-}
 
 const UNTRUSTED_CERT_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
@@ -341,7 +330,7 @@ function toRegistryError(req: HttpRequest, err: unknown): RegistryError {
   const e = err as { name?: string; code?: string | number; message?: string; cause?: { code?: string } };
   const code = typeof e.code === 'string' ? e.code : e.cause?.code;
   const host = req.url.host;
-  const timeout = formatMs(req.profile.timeoutMs);
+  const timeout = formatDuration(req.profile.timeoutMs);
   switch (true) {
     case code === 'ECONNREFUSED':
       return new RegistryError(`${req.subject}: connection refused (${host})`, { retryable: true });
@@ -356,11 +345,7 @@ function toRegistryError(req: HttpRequest, err: unknown): RegistryError {
     case code === 'EHOSTUNREACH' || code === 'ENETUNREACH':
       return new RegistryError(`${req.subject}: ${host} unreachable`, { retryable: true });
     default:
-      return new RegistryError(`${req.subject}: request to ${host} failed: ${oneLine(maskUrlCredentials(e.message ?? String(err)))}`, { retryable: true });
+      return new RegistryError(`${req.subject}: request to ${host} failed: ${oneLine(maskUrlCredentials(e.message ?? String(err)), 200)}`, { retryable: true });
   }
 }
 
-export function oneLine(s: string, max = 200): string {
-  const line = s.replace(/\s+/g, ' ').trim();
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
-}

@@ -2,7 +2,9 @@
  * Manifest media types, platform choice in an index, and the bits of an image config herald reports.
  * Pure functions over parsed JSON; the client does the fetching.
  */
-import { RegistryError, UserError } from '../errors.js';
+import { isDigest } from '../model/digest.js';
+import { isPlainObject } from '../util/text.js';
+import { RegistryError, UserError } from '../util/errors.js';
 
 export const MEDIA_TYPES = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -40,10 +42,10 @@ export function stripMediaTypeParams(contentType: string): string {
  * (OCI allows omitting the field).
  */
 export function mediaTypeOfDocument(doc: unknown): string | undefined {
-  if (!isObject(doc)) return undefined;
+  if (!isPlainObject(doc)) return undefined;
   if (typeof doc.mediaType === 'string' && doc.mediaType.length > 0) return stripMediaTypeParams(doc.mediaType);
   if (Array.isArray(doc.manifests)) return MEDIA_TYPES.ociIndex;
-  if (isObject(doc.config) && Array.isArray(doc.layers)) return MEDIA_TYPES.ociManifest;
+  if (isPlainObject(doc.config) && Array.isArray(doc.layers)) return MEDIA_TYPES.ociManifest;
   return undefined;
 }
 
@@ -112,15 +114,15 @@ interface IndexEntry {
 }
 
 function indexEntries(index: unknown): IndexEntry[] {
-  if (!isObject(index) || !Array.isArray(index.manifests)) return [];
+  if (!isPlainObject(index) || !Array.isArray(index.manifests)) return [];
   const out: IndexEntry[] = [];
   for (const m of index.manifests as unknown[]) {
-    if (!isObject(m) || typeof m.digest !== 'string' || !isObject(m.platform)) continue;
+    if (!isPlainObject(m) || typeof m.digest !== 'string' || !isPlainObject(m.platform)) continue;
     const p = m.platform;
     if (typeof p.os !== 'string' || typeof p.architecture !== 'string') continue;
     const platform: Platform = { os: p.os, architecture: p.architecture };
     if (typeof p.variant === 'string' && p.variant.length > 0) platform.variant = p.variant;
-    const annotations = isObject(m.annotations) ? m.annotations : {};
+    const annotations = isPlainObject(m.annotations) ? m.annotations : {};
     // BuildKit attaches provenance/SBOM as 'unknown/unknown' entries typed as attestation manifests.
     const attestation =
       (p.os === 'unknown' && p.architecture === 'unknown') || annotations['vnd.docker.reference.type'] === 'attestation-manifest';
@@ -152,20 +154,19 @@ export function platformsOf(index: unknown): Platform[] {
 // ---------------------------------------------------------------------------------------------
 // Image manifests and configs
 
-const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
 export function configDigestOf(manifest: unknown): string {
-  if (!isObject(manifest)) throw new RegistryError('malformed manifest: not a JSON object');
+  if (!isPlainObject(manifest)) throw new RegistryError('malformed manifest: not a JSON object');
   if (Array.isArray(manifest.manifests)) throw new RegistryError('malformed manifest: an index has no config (select a platform first)');
   if (manifest.schemaVersion === 1) throw new RegistryError('unsupported manifest: Docker schema 1');
   const config = manifest.config;
-  if (!isObject(config) || typeof config.digest !== 'string' || !DIGEST.test(config.digest)) {
+  if (!isPlainObject(config) || typeof config.digest !== 'string' || !isDigest(config.digest)) {
     throw new RegistryError('malformed manifest: no config digest');
   }
   return config.digest;
 }
 
-export interface ImageConfigInfo {
+export interface ImageConfigBlob {
   created?: string;
   labels: Record<string, string>;
   os?: string;
@@ -173,22 +174,22 @@ export interface ImageConfigInfo {
   variant?: string;
 }
 
-export function parseImageConfig(blob: Buffer): ImageConfigInfo {
+export function parseImageConfig(blob: Buffer): ImageConfigBlob {
   let doc: unknown;
   try {
     doc = JSON.parse(blob.toString('utf8'));
   } catch {
     throw new RegistryError('malformed image config: not JSON');
   }
-  if (!isObject(doc)) throw new RegistryError('malformed image config: not a JSON object');
-  const info: ImageConfigInfo = { labels: {} };
+  if (!isPlainObject(doc)) throw new RegistryError('malformed image config: not a JSON object');
+  const info: ImageConfigBlob = { labels: {} };
   if (typeof doc.created === 'string' && doc.created.length > 0) info.created = doc.created;
   if (typeof doc.os === 'string') info.os = doc.os;
   if (typeof doc.architecture === 'string') info.architecture = doc.architecture;
   if (typeof doc.variant === 'string' && doc.variant.length > 0) info.variant = doc.variant;
   // Docker writes config.Labels; some old builders only filled container_config.Labels.
-  const labels = (isObject(doc.config) && isObject(doc.config.Labels) ? doc.config.Labels : undefined) ??
-    (isObject(doc.container_config) && isObject(doc.container_config.Labels) ? doc.container_config.Labels : undefined);
+  const labels = (isPlainObject(doc.config) && isPlainObject(doc.config.Labels) ? doc.config.Labels : undefined) ??
+    (isPlainObject(doc.container_config) && isPlainObject(doc.container_config.Labels) ? doc.container_config.Labels : undefined);
   if (labels) {
     for (const [k, v] of Object.entries(labels)) {
       if (typeof v === 'string') Object.defineProperty(info.labels, k, { value: v, enumerable: true, writable: true, configurable: true });
@@ -197,6 +198,3 @@ export function parseImageConfig(blob: Buffer): ImageConfigInfo {
   return info;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}

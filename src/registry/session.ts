@@ -5,12 +5,13 @@
  * registry that starts asking for auth). Concurrent checks share one ping and one token request.
  */
 import type { RegistryConfig } from '../config/schema.js';
-import { RegistryError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { RegistryError } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
 import { basicAuthorization, type CredentialStore, type Credentials, type TokenCache } from './auth.js';
 import { challengeScopes, chooseChallenge, parseWwwAuthenticate, pullScope, type Challenge } from './challenge.js';
-import { oneLine, type ConnectionProfile, type HttpRequest, type HttpResponse, type Transport } from './http.js';
-import type { ImageReference } from './reference.js';
+import { oneLine } from '../util/text.js';
+import { type ConnectionProfile, type HttpRequest, type HttpResponse, type Transport } from './http.js';
+import type { ImageReference } from '../model/reference.js';
 import { grantedPullScopes, scopeBatches } from './scopes.js';
 import { statusError } from './status.js';
 

@@ -1,6 +1,9 @@
 /** Registry error responses as one-line RegistryErrors. */
-import { RegistryError } from '../errors.js';
-import { formatMs, oneLine, parseRetryAfter, type HttpResponse } from './http.js';
+import { RegistryError } from '../util/errors.js';
+import type { HttpResponse } from './http.js';
+import { oneLine } from '../util/text.js';
+import { parseRetryAfter } from '../util/http.js';
+import { formatDuration } from '../util/duration.js';
 
 /** A registry's error body ({"errors":[{"code","message"}]}) as a short phrase. */
 function registryErrorText(res: HttpResponse): string | undefined {
@@ -23,7 +26,7 @@ export function statusError(subject: string, res: HttpResponse, what: 'manifest'
   const text = registryErrorText(res);
   if (status === 429) {
     const retryAfter = parseRetryAfter(res.headers['retry-after']);
-    const after = retryAfter !== undefined ? `, retry after ${formatMs(retryAfter)}` : '';
+    const after = retryAfter !== undefined ? `, retry after ${formatDuration(retryAfter)}` : '';
     const opts: { status: number; retryable: boolean; retryAfterMs?: number } = { status, retryable: true };
     if (retryAfter !== undefined) opts.retryAfterMs = retryAfter;
     return new RegistryError(`${subject}: rate limited (429)${after}`, opts);

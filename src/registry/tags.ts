@@ -7,21 +7,11 @@
  * capped, and a link back to a page already read stops the listing; both warn and mark the listing
  * incomplete, so nobody treats the tags it missed as deleted.
  */
-import { RegistryError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { oneLine, type HttpResponse } from './http.js';
+import { RegistryError } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import type { HttpResponse } from './http.js';
+import { oneLine } from '../util/text.js';
 import { statusError } from './status.js';
-
-/**
- * Cosign signatures, attestations and SBOMs (`sha256-<64 hex>.sig|.att|.sbom`), and the OCI
- * referrers fallback tags (`sha256-<64 hex>`) (quirk 17). watchRepo drops them before
- * includeTags/excludeTags apply.
- */
-const ARTIFACT_TAG = /^(sha256-[a-f0-9]{64}|sha512-[a-f0-9]{128})(\.[a-z0-9]+)?$/;
-
-export function isArtifactTag(tag: string): boolean {
-  return ARTIFACT_TAG.test(tag);
-}
 
 /** ECR rejects n > 1000 (quirk 12); most registries accept it, and one page covers most repositories. */
 export const TAG_PAGE_SIZE = 1000;

@@ -11,10 +11,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../log.js';
+import type { Logger } from '../util/log.js';
 import type { Store } from '../store/index.js';
 import { deliveryView } from '../store/deliveries.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../util/errors.js';
 import type { HealthReport } from './health.js';
 import type { Metrics } from './metrics.js';
 

@@ -9,8 +9,8 @@
 import Database from 'better-sqlite3';
 import { accessSync, constants, mkdirSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { UserError, errorMessage } from '../errors.js';
-import { packageRoot } from '../version.js';
+import { UserError, errorMessage } from '../util/errors.js';
+import { packageRoot } from '../util/version.js';
 
 export type DB = Database.Database;
 
@@ -59,7 +59,7 @@ export function describeFsError(err: unknown, file?: string): string {
   if (code.startsWith('SQLITE_READONLY') || code === 'EACCES' || code === 'EROFS' || code === 'EPERM') return NOT_WRITABLE;
   if (code === 'SQLITE_NOTADB') return 'not a herald database (file is not SQLite)';
   if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_IOERR')) {
-    const why = file !== undefined && file !== ':memory:' ? fsProblem(file) : undefined;
+    const why = file !== undefined && file !== ':memory:' ? fsProblem(file, 0) : undefined;
     if (why !== undefined) return why;
     if (code.startsWith('SQLITE_CANTOPEN')) return 'cannot open the file (missing folder or no permission)';
     return `I/O error (${code})`;
@@ -67,7 +67,7 @@ export function describeFsError(err: unknown, file?: string): string {
   return errorMessage(err);
 }
 
-function fsProblem(file: string): string | undefined {
+function fsProblem(file: string, minFreeBytes: number): string | undefined {
   const dir = dirname(file);
   try {
     accessSync(dir, constants.W_OK);
@@ -82,24 +82,45 @@ function fsProblem(file: string): string | undefined {
     if ((err as { code?: string }).code !== 'ENOENT') return NOT_WRITABLE;
   }
   try {
-    if (statfsSync(dir).bavail === 0) return 'disk full';
+    const fs = statfsSync(dir);
+    if (fs.bavail === 0 || fs.bavail * fs.bsize < minFreeBytes) return 'disk full';
   } catch {
     // no statfs here: no more to say
   }
   return undefined;
 }
 
+/** How long the write probe waits for another process's write lock. It blocks the event loop, so keep it short. */
+const PROBE_BUSY_MS = 250;
+
 /**
- * Fails now, with a clear message, when the database cannot be written (a read-only file, folder or
- * disk that SQLite silently opened read-only, or a disk with no room), rather than at the end of
- * a run. Setting user_version to its own value is a write that changes nothing.
+ * Can the database take a write now? Undefined when it can, else the reason in a few words. Asks
+ * the file system first (read-only file, folder or disk; less than `minFreeBytes` free), then
+ * SQLite: it takes the write lock, sets user_version to its own value (a write that changes
+ * nothing) and rolls back, so a database SQLite silently opened read-only, or one another process
+ * holds locked, is found now rather than at the end of a run.
  */
-export function probeWritable(db: DB, file: string): void {
+export function writeProblem(db: DB, minFreeBytes = 0): string | undefined {
+  if (!db.open) return 'closed';
+  const file = db.name;
+  if (file !== ':memory:' && file !== '') {
+    const why = fsProblem(file, minFreeBytes);
+    if (why !== undefined) return why;
+  }
+  const previous = Number(db.pragma('busy_timeout', { simple: true }));
   try {
+    db.pragma(`busy_timeout = ${PROBE_BUSY_MS}`);
+    db.exec('BEGIN IMMEDIATE');
     const version = Number(db.pragma('user_version', { simple: true }));
     db.pragma(`user_version = ${version}`);
+    db.exec('ROLLBACK');
+    return undefined;
   } catch (err) {
-    throw new UserError(`cannot write database ${file}: ${describeFsError(err, file)}`);
+    if (db.inTransaction) db.exec('ROLLBACK');
+    if ((err as { code?: unknown }).code === 'SQLITE_BUSY') return 'locked by another process (writes would fail)';
+    return describeFsError(err, file);
+  } finally {
+    db.pragma(`busy_timeout = ${Number.isFinite(previous) ? previous : 5000}`);
   }
 }
 

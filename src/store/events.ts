@@ -1,5 +1,5 @@
 import type { DB } from './db.js';
-import type { HeraldEvent } from '../watch/event.js';
+import type { HeraldEvent } from '../model/event.js';
 
 export class EventStore {
   private readonly insertStmt;

@@ -1,11 +1,12 @@
-import { describeFsError, openDatabase, probeWritable, type DB, type OpenOptions } from './db.js';
-import { UserError } from '../errors.js';
+import { describeFsError, openDatabase, writeProblem, type DB, type OpenOptions } from './db.js';
+import { UserError } from '../util/errors.js';
 import { acquireWriterLock, type WriterLock } from './lock.js';
-import { StateStore, type ImageState } from './state.js';
+import { StateStore } from './state.js';
+import type { ImageState } from '../model/state.js';
 import { EventStore } from './events.js';
 import { DeliveryStore } from './deliveries.js';
 import { RepositoryStore, type RepositoryWrite } from './repositories.js';
-import type { HeraldEvent } from '../watch/event.js';
+import type { HeraldEvent } from '../model/event.js';
 
 export interface RunWrite {
   states: ImageState[];
@@ -54,11 +55,10 @@ export class Store {
     try {
       const db = openDatabase(path, opts);
       if (lock !== undefined) {
-        try {
-          probeWritable(db, db.name);
-        } catch (err) {
+        const problem = writeProblem(db);
+        if (problem !== undefined) {
           db.close();
-          throw err;
+          throw new UserError(`cannot write database ${path}: ${problem}`);
         }
       }
       return new Store(db, lock);
@@ -82,6 +82,22 @@ export class Store {
       }
       throw err;
     }
+  }
+
+  /**
+   * Why the database cannot take a write now (read-only, locked by another process, less than
+   * `minFreeBytes` free, closed), or undefined when it can. /healthz asks this on every call.
+   */
+  writeProblem(minFreeBytes?: number): string | undefined {
+    return writeProblem(this.db, minFreeBytes);
+  }
+
+  /** Forgets these states and these repositories' tag lists, in one transaction (`images prune`). */
+  forget(states: ReadonlyArray<{ image: string; platform: string }>, repositories: readonly string[]): void {
+    this.db.transaction(() => {
+      for (const s of states) this.state.remove(s.image, s.platform);
+      for (const r of repositories) this.repositories.remove(r);
+    })();
   }
 
   close(): void {

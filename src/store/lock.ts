@@ -13,7 +13,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { UserError } from '../errors.js';
+import { UserError } from '../util/errors.js';
 import { describeFsError } from './db.js';
 
 export interface WriterLock {

@@ -1,20 +1,6 @@
 import type { DB } from './db.js';
+import { stateKey, type ImageState } from '../model/state.js';
 
-/** What herald remembers of one (image, platform). */
-export interface ImageState {
-  image: string;
-  platform: string;
-  digest: string | null;
-  mediaType: string | null;
-  platformDigest: string | null;
-  created: string | null;
-  labels: Record<string, string> | null;
-  firstSeen: string;
-  lastChecked: string | null;
-  lastChanged: string | null;
-  error: string | null;
-  errorSince: string | null;
-}
 
 interface Row {
   image: string;
@@ -54,9 +40,6 @@ type RawRow = [
   lastChanged: string | null, error: string | null, errorSince: string | null,
 ];
 
-export function stateKey(image: string, platform: string): string {
-  return `${image}\u0000${platform}`;
-}
 
 export class StateStore {
   private readonly upsertStmt;

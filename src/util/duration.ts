@@ -1,4 +1,4 @@
-import { UserError } from '../errors.js';
+import { UserError } from './errors.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -28,9 +28,17 @@ export function parseDuration(input: string | number): number {
   return total;
 }
 
+/**
+ * A duration for people, short and exact where it can be: 300ms, 15s, 1.5s, 2m, 2m30s, 1.5h. Used
+ * for configured timeouts and Retry-After waits in messages, and for measured waits.
+ */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
-  if (ms < 3_600_000) return `${Math.round(ms / 60_000)}m`;
-  return `${(ms / 3_600_000).toFixed(1)}h`;
+  if (ms < 60_000) return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
+  if (ms < 3_600_000) {
+    const minutes = Math.floor(ms / 60_000);
+    const seconds = Math.round((ms % 60_000) / 1000);
+    return seconds === 0 ? `${minutes}m` : seconds === 60 ? `${minutes + 1}m` : `${minutes}m${seconds}s`;
+  }
+  return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${(ms / 3_600_000).toFixed(1)}h`;
 }

@@ -13,7 +13,7 @@
  * Figures from earlier runs are not used: the window may have refilled since, and the first
  * responses of this run bring fresh ones.
  */
-import type { Logger } from '../log.js';
+import type { Logger } from '../util/log.js';
 import type { RateLimitInfo } from '../registry/ratelimit.js';
 
 /** What a client knows about rate limits (RegistryClient.rateLimit). */

@@ -9,17 +9,18 @@
  * - first check of a multi-platform image: HEAD + GET of the index (to learn the platform digest);
  * - changed tag: HEAD, GET manifest (index → platform manifest), GET config blob. No second HEAD.
  */
+import { oneLine } from '../util/text.js';
 import { parsePlatform, formatPlatform, isIndexMediaType, selectPlatform, platformsOf, configDigestOf } from '../registry/manifest.js';
-import type { ImageConfigInfo } from '../registry/manifest.js';
-import type { ImageReference } from '../registry/reference.js';
-import { RegistryError, UserError, errorMessage } from '../errors.js';
-import type { ImageState } from '../store/state.js';
+import type { ImageConfigBlob } from '../registry/manifest.js';
+import type { ImageReference } from '../model/reference.js';
+import { RegistryError, UserError, errorMessage } from '../util/errors.js';
+import type { ImageState } from '../model/state.js';
 
 /** The part of RegistryClient a check uses (structural, so tests and benches can wrap it). */
 export interface ManifestSource {
   headManifest(ref: ImageReference, reference?: string): Promise<{ digest: string; mediaType: string; manifest?: { digest: string; mediaType: string; json: unknown } }>;
   getManifest(ref: ImageReference, reference: string): Promise<{ digest: string; mediaType: string; json: unknown }>;
-  getImageConfig(ref: ImageReference, configDigest: string): Promise<ImageConfigInfo>;
+  getImageConfig(ref: ImageReference, configDigest: string): Promise<ImageConfigBlob>;
 }
 
 export interface CheckTarget {
@@ -104,7 +105,7 @@ export async function checkImage(client: ManifestSource, target: CheckTarget, pr
       platformManifest = head.manifest ?? (await client.getManifest(ref, head.digest));
     }
 
-    let details: ImageConfigInfo | undefined;
+    let details: ImageConfigBlob | undefined;
     if (platformManifest !== undefined) {
       details = await client.getImageConfig(ref, configDigestOf(platformManifest.json));
     }
@@ -137,12 +138,9 @@ export function errorOutcome(message: string, previous: ImageState | undefined, 
     previousPlatformDigest: previous?.platformDigest ?? null,
     created: previous?.created ?? null,
     labels: previous?.labels ?? {},
-    error: oneLine(message),
+    error: oneLine(message, 500),
   };
   if (unexpected !== undefined) outcome.unexpected = unexpected;
   return outcome;
 }
 
-function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' ').slice(0, 500);
-}

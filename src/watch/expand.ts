@@ -11,16 +11,16 @@
  * every tag is a first sighting, notified only with watch.firstCheckNotify. A tag whose first check
  * fails (or is skipped by a shutdown) is not recorded, so it still counts as appeared next run.
  */
-import type { WatchedImage } from '../config/images.js';
-import { errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
-import { parseReference, withTag, type ImageReference } from '../registry/reference.js';
+import type { WatchedImage } from '../model/image.js';
+import { errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { parseReference, repositoryKey, withTag, type ImageReference } from '../model/reference.js';
 import type { TagListing } from '../registry/tags.js';
 import type { KnownRepository, RepositoryWrite } from '../store/repositories.js';
-import { stateKey, type ImageState } from '../store/state.js';
+import { stateKey, type ImageState } from '../model/state.js';
 import type { CheckOutcome } from './check.js';
 import { mapPool } from './pool.js';
-import { selectTags } from './select.js';
+import { selectTags } from '../tags/select.js';
 
 /** The part of RegistryClient expansion uses. */
 export interface TagLister {
@@ -78,10 +78,6 @@ export interface ExpandOptions {
   concurrency: number;
   signal?: AbortSignal;
   logger: Logger;
-}
-
-export function repositoryKey(ref: ImageReference): string {
-  return `${ref.registry}/${ref.repository}`;
 }
 
 export async function expandImages(images: readonly WatchedImage[], opts: ExpandOptions): Promise<Expansion> {

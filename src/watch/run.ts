@@ -6,21 +6,22 @@
  * Results are committed once, at the end of the run: a crash mid-run leaves the previous state in
  * place, so the next run detects the same changes again. Nothing is lost, and nothing is half-stored.
  */
-import type { Logger } from '../log.js';
+import type { Logger } from '../util/log.js';
 import type { LoadedConfig } from '../config/load.js';
-import { resolveImages, type WatchedImage } from '../config/images.js';
+import { resolveImages } from '../config/images.js';
+import type { WatchedImage } from '../model/image.js';
 import type { Store } from '../store/index.js';
-import { stateKey, type ImageState } from '../store/state.js';
+import { stateKey, type ImageState } from '../model/state.js';
 import { checkImage, errorOutcome, type CheckOutcome, type ManifestSource } from './check.js';
 import { expandImages, repositoryWrites, type CheckItem, type DroppedTag, type TagLister } from './expand.js';
-import { newEventId, type HeraldEvent } from './event.js';
+import { newEventId, type HeraldEvent } from '../model/event.js';
 import { mapPoolByKey } from './pool.js';
 import { RunBudget, type RateLimitSource } from './budget.js';
 import { planDeliveries, type RoutedEvent } from '../notify/route.js';
-import { hubLink } from '../registry/hublink.js';
+import { hubLink } from '../model/hublink.js';
 import { normalizeEntryHost } from '../registry/auth.js';
-import type { ImageReference } from '../registry/reference.js';
-import { RegistryError } from '../errors.js';
+import type { ImageReference } from '../model/reference.js';
+import { RegistryError } from '../util/errors.js';
 import type { Config } from '../config/schema.js';
 
 /** Checks in flight per registry unless its entry sets `concurrency` (and never more than watch.workers). */

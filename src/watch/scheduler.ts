@@ -4,8 +4,8 @@
  * comes while a run (or its jitter wait) is under way is skipped and logged.
  */
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Logger } from '../log.js';
-import { errorMessage } from '../errors.js';
+import type { Logger } from '../util/log.js';
+import { errorMessage } from '../util/errors.js';
 import { sleep } from '../util/sleep.js';
 
 export interface SchedulerOptions {

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { startRegistry, type AuthMode, type TestRegistry } from '../fixtures/registry.js';
-import { startCountingProxy, type CountingProxy } from '../fixtures/proxy.js';
+import { startRegistry, type AuthMode, type TestRegistry } from '../../fixtures/registry.js';
+import { startCountingProxy, type CountingProxy } from '../../fixtures/proxy.js';
 import { harness, registryEntry, tempDir, writeConfig, type Harness } from './helpers.js';
 
 const modes: AuthMode[] = ['none', 'htpasswd', 'token'];

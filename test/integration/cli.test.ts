@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
 import { herald, registryEntry, tempDir, writeConfig } from './helpers.js';
 
 describe('herald CLI against a registry', () => {

@@ -2,7 +2,7 @@
  * The broken-config corpus (test/fixtures/bad-config/) through the real CLI, as a user meets it:
  * `herald config validate -c FILE` and `herald check -c FILE` each exit 2 with exactly one line on
  * stderr, which names the file, the line and column, and says what the corpus file expects
- * (`# expect:`, `# at:`, `# file:` as in test/unit/config-corpus.test.ts). No stack trace, nothing
+ * (`# expect:`, `# at:`, `# file:` as in test/unit/config/corpus.test.ts). No stack trace, nothing
  * on stdout. The child processes run four at a time.
  *
  * Every file goes through `config validate`. `check` prints the same problem line behind "herald: ",

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { prng } from '../fixtures/fault-proxy.js';
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
 import { HERALD, ROOT, herald, registryEntry, tempDir, writeConfig } from './helpers.js';
 
 const LONG = process.env.HERALD_LONG_TESTS === '1';

@@ -6,12 +6,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
 import { startSmtpSink } from '../fixtures/smtp-sink.js';
 import { startSlackSink } from '../fixtures/slack-sink.js';
 import { HERALD, ROOT, herald, registryEntry, tempDir, writeConfig } from './helpers.js';
-import { freePort as closedPort } from '../fixtures/ports.js';
+import { freePort as closedPort } from '../../fixtures/ports.js';
 
 const SECRET = 'webhook-signing-secret-1234';
 

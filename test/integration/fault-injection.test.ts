@@ -29,7 +29,7 @@ import { RegistryClient } from '../../src/registry/client.js';
 import { Store } from '../../src/store/index.js';
 import { runOnce, type RunResult } from '../../src/watch/run.js';
 import { FAULT_KINDS, prng, startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
-import { startRegistry, type PushedIndex, type PushedManifest, type TestRegistry } from '../fixtures/registry.js';
+import { startRegistry, type PushedIndex, type PushedManifest, type TestRegistry } from '../../fixtures/registry.js';
 import { tempDir, writeConfig } from './helpers.js';
 
 const LONG = process.env.HERALD_LONG_TESTS === '1';

@@ -1,8 +1,8 @@
 // Proves the registry / token server / proxy fixtures work against a real docker-registry.
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MANIFEST_ACCEPT, MEDIA_TYPES, startRegistry, type TestRegistry } from '../fixtures/registry.js';
-import { startCountingProxy, type CountingProxy } from '../fixtures/proxy.js';
+import { MANIFEST_ACCEPT, MEDIA_TYPES, startRegistry, type TestRegistry } from '../../fixtures/registry.js';
+import { startCountingProxy, type CountingProxy } from '../../fixtures/proxy.js';
 
 function basic(user: string, pass: string): string {
   return 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64');

@@ -7,8 +7,8 @@ import { loadConfig, type LoadedConfig } from '../../src/config/load.js';
 import { Store } from '../../src/store/index.js';
 import { RegistryClient, type RequestEvent } from '../../src/registry/client.js';
 import { runOnce, type RunResult } from '../../src/watch/run.js';
-import { silentLogger } from '../../src/log.js';
-import type { TestRegistry } from '../fixtures/registry.js';
+import { silentLogger } from '../../src/util/log.js';
+import type { TestRegistry } from '../../fixtures/registry.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const HERALD = join(ROOT, 'bin', 'herald');

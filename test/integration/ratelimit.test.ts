@@ -7,13 +7,13 @@
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
-import { startCountingProxy, type CountingProxy } from '../fixtures/proxy.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
+import { startCountingProxy, type CountingProxy } from '../../fixtures/proxy.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Store } from '../../src/store/index.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { runOnce, type RunResult } from '../../src/watch/run.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/util/log.js';
 import { registryEntry, tempDir, writeConfig } from './helpers.js';
 
 const TAGS = Array.from({ length: 20 }, (_, i) => `t${i}`);

@@ -13,12 +13,12 @@ import { pino } from 'pino';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RegistryConfig } from '../../src/config/schema.js';
-import { RegistryError } from '../../src/errors.js';
+import { RegistryError } from '../../src/util/errors.js';
 import { RegistryClient, type RegistryClientOptions, type RequestEvent } from '../../src/registry/client.js';
 import { configDigestOf, isIndexMediaType, MEDIA_TYPES, parsePlatform, selectPlatform } from '../../src/registry/manifest.js';
-import { parseReference, type ImageReference } from '../../src/registry/reference.js';
-import { startCountingProxy, type CountingProxy } from '../fixtures/proxy.js';
-import { startRegistry, type AuthMode, type PushedManifest, type TestRegistry } from '../fixtures/registry.js';
+import { parseReference, type ImageReference } from '../../src/model/reference.js';
+import { startCountingProxy, type CountingProxy } from '../../fixtures/proxy.js';
+import { startRegistry, type AuthMode, type PushedManifest, type TestRegistry } from '../../fixtures/registry.js';
 
 const NO_DOCKER_CONFIG = '/nonexistent/herald-test/config.json';
 

@@ -16,11 +16,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
 import { startSlackSink, type SlackSink } from '../fixtures/slack-sink.js';
 import { startSmtpSink, type SmtpSink } from '../fixtures/smtp-sink.js';
 import { HERALD, ROOT, herald, tempDir, type CliResult } from './helpers.js';
-import { freePort as closedPort } from '../fixtures/ports.js';
+import { freePort as closedPort } from '../../fixtures/ports.js';
 
 const marker = (what: string): string => `Mk${randomBytes(6).toString('hex')}${what}`;
 

@@ -9,11 +9,11 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
-import { startCountingProxy, type CountingProxy } from '../fixtures/proxy.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
+import { startCountingProxy, type CountingProxy } from '../../fixtures/proxy.js';
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
 import { HERALD, ROOT, herald, tempDir, writeConfig } from './helpers.js';
-import { freePort } from '../fixtures/ports.js';
+import { freePort } from '../../fixtures/ports.js';
 
 const TOKEN = 'tok-3f9c1e7a-never-shown-anywhere';
 const NEW_TOKEN = 'tok-second-0b7d44e2-also-secret';

@@ -7,13 +7,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { RegistryError } from '../../src/errors.js';
+import { RegistryError } from '../../src/util/errors.js';
 import { RegistryClient, type RegistryClientOptions } from '../../src/registry/client.js';
-import { parseReference } from '../../src/registry/reference.js';
+import { parseReference } from '../../src/model/reference.js';
 import { nextLink } from '../../src/registry/tags.js';
 import { startTagListServer, type TagListServer } from '../fixtures/tag-list-server.js';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
-import { startCountingProxy, type CountingProxy } from '../fixtures/proxy.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
+import { startCountingProxy, type CountingProxy } from '../../fixtures/proxy.js';
 
 const tagsOf = (count: number): string[] => Array.from({ length: count }, (_, i) => `1.0.${i}`);
 

@@ -20,9 +20,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
 import { herald, tempDir } from './helpers.js';
-import { freePort } from '../fixtures/ports.js';
+import { freePort } from '../../fixtures/ports.js';
 
 const userLines = (stderr: string): string[] => stderr.split('\n').filter((l) => l !== '' && !l.startsWith('{'));
 

@@ -6,13 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
-import { startCountingProxy, type CountingProxy } from '../fixtures/proxy.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
+import { startCountingProxy, type CountingProxy } from '../../fixtures/proxy.js';
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
-import { buildImage } from '../fixtures/oci.js';
+import { buildImage } from '../../fixtures/oci.js';
 import { harness, herald, registryEntry, tempDir, writeConfig, type CliResult } from './helpers.js';
 import type { RunReport } from '../../src/watch/run.js';
-import type { HeraldEvent } from '../../src/watch/event.js';
+import type { HeraldEvent } from '../../src/model/event.js';
 
 const NGINX_TAGS = [
   '1.26.2-alpine', '1.27.1-alpine', '1.27.2-alpine', '1.27.3-alpine', '1.28.0-alpine', // the flavour followed

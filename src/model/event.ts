@@ -1,0 +1,36 @@
+import { randomUUID } from 'node:crypto';
+
+/** What an event reports: a first sighting, a changed digest, or a check that started failing. */
+export const EVENT_STATUSES = ['new', 'update', 'error'] as const;
+export type EventStatus = (typeof EVENT_STATUSES)[number];
+
+/**
+ * An event as users see it: the webhook body's items, the template context, `events --json`.
+ * Field names and meaning are fixed by the contract; add fields, never rename.
+ */
+export interface HeraldEvent {
+  id: string;
+  status: EventStatus;
+  image: string;
+  registry: string;
+  repository: string;
+  tag: string | null;
+  digest: string | null;
+  previousDigest: string | null;
+  platform: string;
+  platformDigest: string | null;
+  previousPlatformDigest: string | null;
+  mediaType: string | null;
+  created: string | null;
+  labels: Record<string, string>;
+  hubLink: string | null;
+  metadata: Record<string, string | number | boolean>;
+  detectedAt: string;
+  error: string | null;
+  /** With watchRepo + newerOnly: the tag the image is configured with. */
+  currentTag?: string;
+}
+
+export function newEventId(): string {
+  return randomUUID();
+}

@@ -1,0 +1,53 @@
+/**
+ * Webhook: the events as JSON, {"version":1,"events":[…]}, with the delivery id in a header that
+ * stays the same across retries, and an HMAC-SHA256 signature of the exact body bytes when a secret
+ * is configured.
+ */
+import { createHmac } from 'node:crypto';
+import type { NotifierConfig } from '../../config/schema.js';
+import { httpSend, statusError } from '../http.js';
+import { NotifyError, type ConfigProblem, type Notifier, type NotifierModule } from '../notifier.js';
+
+type WebhookConfig = Extract<NotifierConfig, { type: 'webhook' }>;
+
+export const webhookModule: NotifierModule<WebhookConfig> = {
+  type: 'webhook',
+
+  check(config): ConfigProblem[] {
+    // The body is the contract's event JSON; a template here would silently do nothing.
+    return (['templateTitle', 'templateBody'] as const)
+      .filter((key) => config[key] !== undefined)
+      .map((key) => ({ key, message: 'webhook notifiers send the events as JSON; templates are not used' }));
+  },
+
+  create(config): Notifier {
+    const label = `webhook ${config.name}`;
+    const url = config.url === undefined ? undefined : new URL(config.url);
+    const secrets = [config.secret, ...Object.values(config.headers)];
+
+    return {
+      name: config.name,
+      type: 'webhook',
+      async send(msg) {
+        if (url === undefined) throw new NotifyError(`${label}: no url configured`, { permanent: true });
+        const body = JSON.stringify({ version: 1, events: msg.events });
+        const headers: Record<string, string> = {
+          ...config.headers,
+          'Content-Type': 'application/json',
+          'X-Herald-Delivery': msg.deliveryId,
+          'X-Herald-Event': msg.events.length === 1 ? (msg.events[0]?.status ?? 'batch') : 'batch',
+        };
+        if (config.secret !== undefined) {
+          const hmac = createHmac('sha256', config.secret).update(body, 'utf8').digest('hex');
+          headers['X-Herald-Signature'] = `sha256=${hmac}`;
+        }
+        const req = { label, url, method: config.method, headers, body, timeoutMs: config.timeout, secrets };
+        const error = statusError(req, await httpSend(req));
+        if (error !== undefined) throw error;
+      },
+      async close() {
+        // The HTTP agent is shared by every HTTP notifier and outlives any one of them.
+      },
+    };
+  },
+};

@@ -37,8 +37,8 @@ export async function check(...args: unknown[]): Promise<number> {
     // counts what failed for good in this pass, so one old failure does not fail every later check.
     const { sent, failed: failedNow } = await dispatcher.drain({ inlineRetryAfterMs: INLINE_RETRY_AFTER_MS });
     const { pending } = store.deliveries.counts();
-    report.deliveries = { sent, pending, failed: failedNow };
-    if (opts.json) printJson(report);
+    const checkReport = { ...report, deliveries: { sent, pending, failed: failedNow } };
+    if (opts.json) printJson(checkReport);
     else {
       if (report.images.length === 0) print(`no images to check in ${loaded.file}`);
       else print(
@@ -50,7 +50,7 @@ export async function check(...args: unknown[]): Promise<number> {
           ]),
         ),
       );
-      const { pending, failed } = report.deliveries;
+      const { pending, failed } = checkReport.deliveries;
       if (pending + failed > 0) print(`${pending} notification(s) pending, ${failed} failed`);
     }
     const failed = report.images.some((i) => i.status === 'error');

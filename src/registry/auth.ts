@@ -14,6 +14,7 @@ import type { RegistryConfig } from '../config/schema.js';
 import { errorMessage } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { DOCKER_HUB, normalizeRegistryHost } from '../model/reference.js';
+import { matchRegistryEntry } from './entries.js';
 
 export interface Credentials {
   username: string;
@@ -32,31 +33,6 @@ export function normalizeConfigKey(key: string): string {
   const noScheme = key.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
   const host = noScheme.split('/')[0] ?? '';
   return normalizeRegistryHost(host);
-}
-
-/** 'https://corp.example.com:5000/team/' → 'corp.example.com:5000/team', hub aliases folded to docker.io. */
-export function normalizeEntryHost(host: string): string {
-  const noScheme = host.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/\/+$/, '');
-  const slash = noScheme.indexOf('/');
-  const hostPart = slash === -1 ? noScheme : noScheme.slice(0, slash);
-  const path = slash === -1 ? '' : noScheme.slice(slash + 1).replace(/\/{2,}/g, '/');
-  const normalized = normalizeRegistryHost(hostPart);
-  return path ? `${normalized}/${path}` : normalized;
-}
-
-/** The registries entry for an image: the longest host[/prefix] that `registry/repository` starts with. */
-export function matchRegistryEntry(entries: readonly RegistryConfig[], registry: string, repository: string): RegistryConfig | undefined {
-  const target = `${registry}/${repository}`;
-  let best: RegistryConfig | undefined;
-  let bestLength = -1;
-  for (const entry of entries) {
-    const key = normalizeEntryHost(entry.host);
-    if ((target === key || target.startsWith(`${key}/`)) && key.length > bestLength) {
-      best = entry;
-      bestLength = key.length;
-    }
-  }
-  return best;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -295,9 +271,5 @@ export class TokenCache {
   alias(from: string, to: string): void {
     const hit = this.tokens.get(from);
     if (hit) this.tokens.set(to, { ...hit });
-  }
-
-  get size(): number {
-    return this.tokens.size;
   }
 }

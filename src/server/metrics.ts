@@ -8,7 +8,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RequestEvent } from '../registry/client.js';
-import type { RunReport } from '../watch/run.js';
+import type { RunReport } from '../watch/report.js';
 import type { Store } from '../store/index.js';
 
 export type DeliveryOutcome = 'sent' | 'retry' | 'failed';

@@ -14,14 +14,16 @@
  * responses of this run bring fresh ones.
  */
 import type { Logger } from '../util/log.js';
+import { RegistryError } from '../util/errors.js';
 import type { RateLimitInfo } from '../registry/ratelimit.js';
+import type { ManifestSource } from './check.js';
 
 /** What a client knows about rate limits (RegistryClient.rateLimit). */
 export interface RateLimitSource {
   rateLimit?(registry: string): Readonly<RateLimitInfo> | undefined;
 }
 
-/** Registries whose budget only counts manifest GETs (quirk 2). */
+/** Registries whose budget only counts manifest GETs, not HEADs (Docker Hub counts GETs as pulls). */
 const GETS_ONLY = new Set(['docker.io']);
 /** Manifest GETs a changed image may need: the index and the platform manifest. */
 export const GETS_PER_CHANGE = 2;
@@ -109,6 +111,21 @@ export class RunBudget {
     }
     return false;
   }
+}
+
+/**
+ * The client as checks see it: manifest GETs first ask the run's budget, and a changed image whose
+ * GETs the budget cannot spare fails like a 429, so the run defers it instead of reporting an error.
+ */
+export function budgeted(client: ManifestSource, budget: RunBudget): ManifestSource {
+  return {
+    headManifest: (ref, reference) => client.headManifest(ref, reference),
+    getManifest: (ref, reference) =>
+      budget.mayFetch(ref.registry)
+        ? client.getManifest(ref, reference)
+        : Promise.reject(new RegistryError(`${ref.registry}: rate limit nearly spent; ${ref.name} changed and is checked again next run`, { status: 429 })),
+    getImageConfig: (ref, digest) => client.getImageConfig(ref, digest),
+  };
 }
 
 /** What is kept back for everything else that uses the same budget (people pulling images): a tenth. */

@@ -1,7 +1,8 @@
 /**
  * One run: resolve the watched images (include files are re-read), expand watchRepo images into
- * their tags (expand.ts), check everything with a bounded pool, then write every new state, event
- * and delivery in one transaction.
+ * their tags (expand.ts), check everything with a bounded pool (check.ts, at most so many checks per
+ * registry, within its rate-limit budget), turn each result into a state and an event (reconcile.ts),
+ * then write every new state, event and delivery in one transaction.
  *
  * Results are committed once, at the end of the run: a crash mid-run leaves the previous state in
  * place, so the next run detects the same changes again. Nothing is lost, and nothing is half-stored.
@@ -14,37 +15,16 @@ import type { Store } from '../store/index.js';
 import { stateKey, type ImageState } from '../model/state.js';
 import { checkImage, errorOutcome, type CheckOutcome, type ManifestSource } from './check.js';
 import { expandImages, repositoryWrites, type CheckItem, type DroppedTag, type TagLister } from './expand.js';
-import { newEventId, type HeraldEvent } from '../model/event.js';
+import type { HeraldEvent } from '../model/event.js';
 import { mapPoolByKey } from './pool.js';
-import { RunBudget, type RateLimitSource } from './budget.js';
+import { budgeted, RunBudget, type RateLimitSource } from './budget.js';
 import { planDeliveries, type RoutedEvent } from '../notify/route.js';
-import { hubLink } from '../model/hublink.js';
-import { normalizeEntryHost } from '../registry/auth.js';
+import { registryConcurrency } from '../registry/entries.js';
 import type { ImageReference } from '../model/reference.js';
-import { RegistryError } from '../util/errors.js';
-import type { Config } from '../config/schema.js';
+import { reconcile } from './reconcile.js';
+import { countByStatus, imageReport, type ImageReport, type RunReport } from './report.js';
 
-/** Checks in flight per registry unless its entry sets `concurrency` (and never more than watch.workers). */
-export const DEFAULT_REGISTRY_CONCURRENCY = 16;
-
-export type ImageRunStatus = 'new' | 'update' | 'unchanged' | 'error' | 'skipped';
-
-export interface ImageReport {
-  image: string;
-  platform: string;
-  status: ImageRunStatus;
-  digest: string | null;
-  previousDigest: string | null;
-  error: string | null;
-}
-
-export interface RunReport {
-  startedAt: string;
-  durationMs: number;
-  images: ImageReport[];
-  events: number;
-  deliveries: { sent: number; pending: number; failed: number };
-}
+export type { ImageReport, ImageRunStatus, RunReport } from './report.js';
 
 /** Optional client abilities a run uses when present (RegistryClient has them; test doubles may not). */
 export interface RunClientExtras extends RateLimitSource {
@@ -127,7 +107,6 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   // Least recently checked first (never checked before all): what a rate limit deferred goes first next time.
   const lastChecked = (item: CheckItem) => previous.get(stateKey(item.image.ref.name, item.image.platform))?.lastChecked ?? '';
   const order = items.map((_, i) => i).filter((i) => inRun(items[i]!)).sort((a, b) => compare(lastChecked(items[a]!), lastChecked(items[b]!)));
-  const limitOf = registryLimits(config);
 
   const tChecks = performance.now();
   const ordered = await mapPoolByKey(
@@ -135,7 +114,7 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     {
       concurrency: config.watch.workers,
       keyOf: (i) => items[i]!.image.ref.registry,
-      limitOf,
+      limitOf: registryConcurrency(config.registries, config.watch.workers),
       signal: opts.signal,
       onSkip: () => undefined as CheckOutcome | undefined,
     },
@@ -177,24 +156,11 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     const { image } = item;
     const outcome = outcomes[i];
     const prev = previous.get(stateKey(image.ref.name, image.platform));
-    if (outcome === undefined) {
-      reports.push({ image: image.ref.name, platform: image.platform, status: 'skipped', digest: prev?.digest ?? null, previousDigest: prev?.digest ?? null, error: null });
-      return;
-    }
-    reports.push({
-      image: image.ref.name,
-      platform: image.platform,
-      status: outcome.status,
-      digest: outcome.digest,
-      previousDigest: outcome.previousDigest,
-      error: outcome.error,
-    });
-    const next = nextState(image, outcome, prev, detectedAt);
-    if (prev !== undefined && onlyCheckTimeDiffers(prev, next)) checked.push([next.image, next.platform]);
-    else states.push(next);
-    const event = eventFor(item, outcome, prev, detectedAt);
-    // An expanded tag's first sighting is notified only when the tag appeared after the repository's first listing.
-    const firstCheck = item.expanded !== undefined ? outcome.firstCheck && !item.expanded.appeared : outcome.firstCheck;
+    reports.push(imageReport(image, outcome, prev));
+    if (outcome === undefined) return;
+    const { state, onlyCheckTime, event, firstCheck } = reconcile(item, outcome, prev, detectedAt);
+    if (onlyCheckTime) checked.push([state.image, state.platform]);
+    else states.push(state);
     if (event !== undefined) routed.push({ event, image, firstCheck });
   });
 
@@ -217,72 +183,21 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
 
   const totalMs = performance.now() - t0;
   const durationMs = Math.round(totalMs);
-  const count = (s: ImageRunStatus) => reports.filter((r) => r.status === s).length;
+  const counts = countByStatus(reports);
   ctx.logger.info(
-    {
-      images: reports.length,
-      new: count('new'),
-      update: count('update'),
-      unchanged: count('unchanged'),
-      error: count('error'),
-      skipped: count('skipped'),
-      events: events.length,
-      notifications: deliveries.length,
-      durationMs,
-    },
-    `run finished: ${reports.length} images, ${count('new')} new, ${count('update')} updated, ${count('error')} failed in ${durationMs} ms`,
+    { images: reports.length, ...counts, events: events.length, notifications: deliveries.length, durationMs },
+    `run finished: ${reports.length} images, ${counts.new} new, ${counts.update} updated, ${counts.error} failed in ${durationMs} ms`,
   );
   return {
-    report: {
-      startedAt: started.toISOString(),
-      durationMs,
-      images: reports,
-      events: events.length,
-      deliveries: { sent: 0, pending: 0, failed: 0 },
-    },
+    report: { startedAt: started.toISOString(), durationMs, images: reports, events: events.length },
     events,
     timings: { stateLoadMs, prepareMs, checksMs, commitMs, totalMs },
     omittedFailures: items.filter((i) => !inRun(i) && i.failure !== undefined).map((i) => i.failure!),
   };
 }
 
-function onlyCheckTimeDiffers(a: ImageState, b: ImageState): boolean {
-  return (
-    a.digest === b.digest && a.mediaType === b.mediaType && a.platformDigest === b.platformDigest && a.created === b.created &&
-    a.labels === b.labels && a.firstSeen === b.firstSeen && a.lastChanged === b.lastChanged && a.error === b.error &&
-    a.errorSince === b.errorSince
-  );
-}
-
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** The per-registry bound: the smallest `concurrency` of the entries on that host, else the default. */
-function registryLimits(config: Config): (registry: string) => number {
-  const byHost = new Map<string, number>();
-  for (const entry of config.registries) {
-    if (entry.concurrency === undefined) continue;
-    const host = normalizeEntryHost(entry.host).split('/')[0] ?? '';
-    byHost.set(host, Math.min(byHost.get(host) ?? Infinity, entry.concurrency));
-  }
-  const fallback = Math.min(config.watch.workers, DEFAULT_REGISTRY_CONCURRENCY);
-  return (registry) => byHost.get(registry) ?? fallback;
-}
-
-/**
- * The client as checks see it: manifest GETs (what Docker Hub counts as pulls) first ask the run's
- * budget, and a changed image whose GETs the budget cannot spare is deferred like a 429.
- */
-function budgeted(client: ManifestSource, budget: RunBudget): ManifestSource {
-  return {
-    headManifest: (ref, reference) => client.headManifest(ref, reference),
-    getManifest: (ref, reference) =>
-      budget.mayFetch(ref.registry)
-        ? client.getManifest(ref, reference)
-        : Promise.reject(new RegistryError(`${ref.registry}: rate limit nearly spent; ${ref.name} changed and is checked again next run`, { status: 429 })),
-    getImageConfig: (ref, digest) => client.getImageConfig(ref, digest),
-  };
 }
 
 /** Fetch created/labels on a first sighting only when its `new` event will be notified. */
@@ -316,62 +231,4 @@ function logOutcome(logger: Logger, item: CheckItem, o: CheckOutcome): void {
       else logger.warn({ image: image.ref.name, platform: image.platform }, `check failed: ${o.error}`);
       break;
   }
-}
-
-function nextState(image: WatchedImage, o: CheckOutcome, prev: ImageState | undefined, at: string): ImageState {
-  if (o.status === 'error') {
-    // Bookkeeping of the failure only: the digests stay as they were, so recovery is compared with
-    // the last good state and a failure can never look like an update.
-    return prev !== undefined
-      ? { ...prev, lastChecked: at, error: o.error, errorSince: prev.errorSince ?? at }
-      : {
-          image: image.ref.name, platform: image.platform, digest: null, mediaType: null, platformDigest: null,
-          created: null, labels: null, firstSeen: at, lastChecked: at, lastChanged: null, error: o.error, errorSince: at,
-        };
-  }
-  const changed = o.status === 'new' || o.status === 'update';
-  return {
-    image: image.ref.name,
-    platform: image.platform,
-    digest: o.digest,
-    mediaType: o.mediaType,
-    platformDigest: o.platformDigest,
-    created: o.created,
-    labels: o.status === 'unchanged' ? prev?.labels ?? null : o.labels,
-    firstSeen: prev?.firstSeen ?? at,
-    lastChecked: at,
-    lastChanged: changed ? at : prev?.lastChanged ?? null,
-    error: null,
-    errorSince: null,
-  };
-}
-
-function eventFor(item: CheckItem, o: CheckOutcome, prev: ImageState | undefined, at: string): HeraldEvent | undefined {
-  if (o.status === 'unchanged') return undefined;
-  // An image that keeps failing raises one error event, when it starts failing.
-  if (o.status === 'error' && prev?.error != null) return undefined;
-  const { image } = item;
-  const { ref } = image;
-  const event: HeraldEvent = {
-    id: newEventId(),
-    status: o.status,
-    image: ref.name,
-    registry: ref.registry,
-    repository: ref.repository,
-    tag: ref.tag ?? null,
-    digest: o.digest,
-    previousDigest: o.status === 'update' ? o.previousDigest : null,
-    platform: image.platform,
-    platformDigest: o.platformDigest,
-    previousPlatformDigest: o.status === 'update' ? o.previousPlatformDigest : null,
-    mediaType: o.mediaType,
-    created: o.created,
-    labels: o.labels,
-    hubLink: image.hubLink ?? hubLink(ref) ?? null,
-    metadata: image.metadata,
-    detectedAt: at,
-    error: o.error,
-  };
-  if (item.expanded?.currentTag !== undefined) event.currentTag = item.expanded.currentTag;
-  return event;
 }

@@ -11,7 +11,7 @@ import { startCountingProxy, type CountingProxy } from '../../fixtures/proxy.js'
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
 import { buildImage } from '../../fixtures/oci.js';
 import { harness, herald, registryEntry, tempDir, writeConfig, type CliResult } from './helpers.js';
-import type { RunReport } from '../../src/watch/run.js';
+import type { RunReport } from '../../src/watch/report.js';
 import type { HeraldEvent } from '../../src/model/event.js';
 
 const NGINX_TAGS = [
@@ -23,9 +23,12 @@ const NGINX_TAGS = [
 const BIG_TAGS = Array.from({ length: 300 }, (_, i) => `1.0.${i}`);
 const platform = 'linux/amd64';
 
-function report(result: CliResult): RunReport {
+/** `herald check --json`: the run's report and what the check's delivery pass did. */
+type CheckJson = RunReport & { deliveries: { sent: number; pending: number; failed: number } };
+
+function report(result: CliResult): CheckJson {
   expect(result.stderr).not.toMatch(/\n\s+at /); // never a stack trace
-  return JSON.parse(result.stdout) as RunReport;
+  return JSON.parse(result.stdout) as CheckJson;
 }
 
 function deliveredEvents(sink: HttpSink): HeraldEvent[] {

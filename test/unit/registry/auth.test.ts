@@ -7,9 +7,7 @@ import {
   CredentialStore,
   defaultDockerConfigPath,
   expiryMargin,
-  matchRegistryEntry,
   normalizeConfigKey,
-  normalizeEntryHost,
   runCredentialHelper,
   TokenCache,
 } from '../../../src/registry/auth.js';
@@ -18,34 +16,8 @@ function reg(name: string, host: string, extra: Partial<RegistryConfig> = {}): R
   return { name, host, insecure: false, timeout: 15_000, ...extra };
 }
 
-describe('registries entry matching', () => {
-  const entries = [
-    reg('corp', 'registry.example.com'),
-    reg('team', 'registry.example.com/team'),
-    reg('team-app', 'registry.example.com/team/app'),
-    reg('local', 'localhost:5000'),
-    reg('hub', 'index.docker.io'),
-    reg('scheme', 'https://other.example/'),
-  ];
-  it.each([
-    ['registry.example.com', 'x/y', 'corp'],
-    ['registry.example.com', 'team/other', 'team'],
-    ['registry.example.com', 'team/app', 'team-app'],
-    ['registry.example.com', 'team/app/sub', 'team-app'],
-    ['registry.example.com', 'teamx/app', 'corp'],
-    ['localhost:5000', 'a', 'local'],
-    ['docker.io', 'library/nginx', 'hub'],
-    ['other.example', 'a/b', 'scheme'],
-  ])('%s/%s → %s', (registry, repository, expected) => {
-    expect(matchRegistryEntry(entries, registry, repository)?.name).toBe(expected);
-  });
-  it('does not match another port or host', () => {
-    expect(matchRegistryEntry(entries, 'localhost:5001', 'a')).toBeUndefined();
-    expect(matchRegistryEntry(entries, 'ghcr.io', 'a/b')).toBeUndefined();
-  });
-  it('normalizes hosts', () => {
-    expect(normalizeEntryHost('Registry-1.Docker.io')).toBe('docker.io');
-    expect(normalizeEntryHost('https://Corp.Example:5000/team/')).toBe('corp.example:5000/team');
+describe('docker config keys', () => {
+  it('name a registry whatever their scheme and path', () => {
     expect(normalizeConfigKey('https://index.docker.io/v1/')).toBe('docker.io');
     expect(normalizeConfigKey('http://localhost:5000/v2/')).toBe('localhost:5000');
     expect(normalizeConfigKey('ghcr.io')).toBe('ghcr.io');

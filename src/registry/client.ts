@@ -19,7 +19,7 @@ import { Transport, type ConnectionProfile, type RequestEvent } from './http.js'
 import { isManifestMediaType, MANIFEST_ACCEPT, mediaTypeOfDocument, parseImageConfig, stripMediaTypeParams, type ImageConfigBlob } from './manifest.js';
 import { apiHost, type ImageReference } from '../model/reference.js';
 import { RateLimits, type RateLimitInfo } from './ratelimit.js';
-import { AuthSession, type PrepareSummary, type Target } from './session.js';
+import { AuthSession, type PrepareSummary, type RepositoryEndpoint } from './session.js';
 import { statusError } from './status.js';
 import { MAX_TAG_PAGES, readTagPages, TAG_PAGE_SIZE, type TagListing } from './tags.js';
 
@@ -28,7 +28,7 @@ export type { RateLimitInfo } from './ratelimit.js';
 export type { PrepareSummary } from './session.js';
 export type { TagListing } from './tags.js';
 
-/** A 500 on HEAD is often a missing manifest (quirk 14): go to GET for a clear answer instead of retrying. */
+/** Some registries answer a HEAD of a missing manifest with 500: GET gives a clear answer, so a 500 is not retried. */
 const HEAD_RETRY_STATUS = (s: number): boolean => s === 429 || s === 502 || s === 503 || s === 504;
 /** Every manifest request sends the same Accept header: one shared headers object (never modified). */
 const MANIFEST_HEADERS: Readonly<Record<string, string>> = Object.freeze({ accept: MANIFEST_ACCEPT });
@@ -65,15 +65,12 @@ export interface RegistryClientOptions {
 export interface ManifestDoc {
   digest: string;
   mediaType: string;
-  size: number;
-  body: Buffer;
   json: unknown;
 }
 
 export interface ManifestHead {
   digest: string;
   mediaType: string;
-  size?: number;
   /** Set when the GET fallback was used (no digest header). */
   manifest?: ManifestDoc;
 }
@@ -83,7 +80,7 @@ export class RegistryClient {
   private readonly credentials: CredentialStore;
   private readonly session: AuthSession;
   private readonly limits: RateLimits;
-  private readonly targets = new Map<string, Target>();
+  private readonly endpoints = new Map<string, RepositoryEndpoint>();
   private readonly logger: Logger;
   private readonly defaultTimeoutMs: number;
   private readonly maxManifestBytes: number;
@@ -113,11 +110,11 @@ export class RegistryClient {
   }
 
   async headManifest(ref: ImageReference, reference?: string): Promise<ManifestHead> {
-    const target = this.target(ref);
+    const endpoint = this.endpoint(ref);
     const refName = reference ?? ref.digest ?? ref.tag ?? 'latest';
     const subject = subjectOf(ref, refName);
-    const res = await this.session.authorized(target, {
-      url: this.url(target, `manifests/${refName}`),
+    const res = await this.session.authorized(endpoint, {
+      url: this.url(endpoint, `manifests/${refName}`),
       method: 'HEAD',
       headers: MANIFEST_HEADERS,
       kind: 'head',
@@ -128,28 +125,23 @@ export class RegistryClient {
     if (res.status === 200) {
       const digest = res.headers['docker-content-digest']?.trim();
       const mediaType = stripMediaTypeParams(res.headers['content-type'] ?? '');
-      const length = res.headers['content-length'] !== undefined ? Number(res.headers['content-length']) : undefined;
-      if (digest !== undefined && isVerifiableDigest(digest) && isManifestMediaType(mediaType)) {
-        const head: ManifestHead = { digest, mediaType };
-        if (length !== undefined && Number.isInteger(length) && length >= 0) head.size = length;
-        return head;
-      }
+      if (digest !== undefined && isVerifiableDigest(digest) && isManifestMediaType(mediaType)) return { digest, mediaType };
       this.logger.debug({ image: subject, digest: digest ?? null, mediaType }, 'HEAD without a usable digest or media type; falling back to GET');
     } else if (res.status === 404) {
       throw new RegistryError(`${subject}: manifest unknown (404)`, { status: 404 });
     } else if (res.status !== 500 && res.status !== 405) {
-      // 500: often a missing manifest (quirk 14); 405: a proxy without HEAD. GET gives the real answer.
+      // 500: often a missing manifest; 405: a proxy without HEAD. GET gives the real answer.
       throw statusError(subject, res, 'manifest');
     }
     const manifest = await this.getManifest(ref, refName);
-    return { digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.size, manifest };
+    return { digest: manifest.digest, mediaType: manifest.mediaType, manifest };
   }
 
   async getManifest(ref: ImageReference, reference: string): Promise<ManifestDoc> {
-    const target = this.target(ref);
+    const endpoint = this.endpoint(ref);
     const subject = subjectOf(ref, reference);
-    const res = await this.session.authorized(target, {
-      url: this.url(target, `manifests/${reference}`),
+    const res = await this.session.authorized(endpoint, {
+      url: this.url(endpoint, `manifests/${reference}`),
       method: 'GET',
       headers: MANIFEST_HEADERS,
       kind: 'manifest',
@@ -172,15 +164,15 @@ export class RegistryClient {
     }
     const headerType = stripMediaTypeParams(res.headers['content-type'] ?? '');
     const mediaType = isManifestMediaType(headerType) ? headerType : (mediaTypeOfDocument(json) ?? headerType);
-    return { digest, mediaType, size: body.length, body, json };
+    return { digest, mediaType, json };
   }
 
   async getBlob(ref: ImageReference, digest: string): Promise<Buffer> {
     const subject = ref.name;
     if (!isVerifiableDigest(digest)) throw new RegistryError(`${subject}: invalid blob digest "${oneLine(digest, 80)}"`);
-    const target = this.target(ref);
-    const res = await this.session.authorized(target, {
-      url: this.url(target, `blobs/${digest}`),
+    const endpoint = this.endpoint(ref);
+    const res = await this.session.authorized(endpoint, {
+      url: this.url(endpoint, `blobs/${digest}`),
       method: 'GET',
       headers: {},
       kind: 'blob',
@@ -208,19 +200,19 @@ export class RegistryClient {
    * same auth session and pull scope as the manifest requests, so one token serves both.
    */
   async listTags(ref: ImageReference): Promise<TagListing> {
-    const target = this.target(ref);
+    const endpoint = this.endpoint(ref);
     const subject = `${ref.registry}/${ref.repository}`;
-    const first = this.url(target, 'tags/list');
+    const first = this.url(endpoint, 'tags/list');
     first.searchParams.set('n', String(this.tagPageSize));
     return readTagPages({
       first,
-      origin: target.origin,
+      origin: endpoint.origin,
       subject,
       pageSize: this.tagPageSize,
       maxPages: this.maxTagPages,
       logger: this.logger,
       fetchPage: (url) =>
-        this.session.authorized(target, { url, method: 'GET', headers: { accept: 'application/json' }, kind: 'tags', subject, maxBytes: this.maxBlobBytes }),
+        this.session.authorized(endpoint, { url, method: 'GET', headers: { accept: 'application/json' }, kind: 'tags', subject, maxBytes: this.maxBlobBytes }),
     });
   }
 
@@ -230,23 +222,15 @@ export class RegistryClient {
    * reused, so in `serve` a warm run sends nothing here. Never throws.
    */
   async prepare(refs: readonly ImageReference[]): Promise<PrepareSummary> {
-    const targets = new Map<string, Target>();
+    const endpoints = new Map<string, RepositoryEndpoint>();
     for (const ref of refs) {
       const key = `${ref.registry}/${ref.repository}`;
-      if (!targets.has(key)) targets.set(key, this.target(ref));
+      if (!endpoints.has(key)) endpoints.set(key, this.endpoint(ref));
     }
-    return this.session.prepare([...targets.values()]);
+    return this.session.prepare([...endpoints.values()]);
   }
 
-  /**
-   * What each registry said about its rate limit (RateLimit-Remaining/-Limit, 429s), keyed by
-   * registry name ('docker.io'). A copy: safe to keep or change.
-   */
-  rateLimits(): Map<string, RateLimitInfo> {
-    return this.limits.snapshot();
-  }
-
-  /** The live figures of one registry, as the run loop reads them between checks. */
+  /** What one registry last said about its rate limit (RateLimit-* headers, 429s): the run's budget reads it between checks. */
   rateLimit(registry: string): Readonly<RateLimitInfo> | undefined {
     return this.limits.get(registry);
   }
@@ -261,34 +245,31 @@ export class RegistryClient {
    * Where and how to reach a repository. Cached per repository for the client's lifetime (its
    * registries entries are fixed): every request needs it, and matching entries is not free.
    */
-  private target(ref: ImageReference): Target {
+  private endpoint(ref: ImageReference): RepositoryEndpoint {
     const key = `${ref.registry}/${ref.repository}`;
-    let target = this.targets.get(key);
-    if (target === undefined) {
-      target = this.makeTarget(ref);
-      this.targets.set(key, target);
+    let endpoint = this.endpoints.get(key);
+    if (endpoint === undefined) {
+      endpoint = this.makeEndpoint(ref);
+      this.endpoints.set(key, endpoint);
     }
-    return target;
+    return endpoint;
   }
 
-  private makeTarget(ref: ImageReference): Target {
+  private makeEndpoint(ref: ImageReference): RepositoryEndpoint {
     const entry = this.credentials.entryFor(ref.registry, ref.repository);
     const insecure = entry?.insecure ?? false;
     const profile: ConnectionProfile = { insecure, timeoutMs: entry?.timeout ?? this.defaultTimeoutMs };
     if (entry?.caFile !== undefined) profile.caFile = entry.caFile;
-    const target: Target = {
-      ref,
+    return {
       registry: ref.registry,
       repository: ref.repository,
       origin: `${insecure ? 'http' : 'https'}://${apiHost(ref.registry)}`,
       profile,
     };
-    if (entry) target.entry = entry;
-    return target;
   }
 
-  private url(target: Target, path: string): URL {
-    return new URL(`${target.origin}/v2/${target.repository}/${path}`);
+  private url(endpoint: RepositoryEndpoint, path: string): URL {
+    return new URL(`${endpoint.origin}/v2/${endpoint.repository}/${path}`);
   }
 
 }

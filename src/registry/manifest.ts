@@ -154,7 +154,6 @@ export function platformsOf(index: unknown): Platform[] {
 // ---------------------------------------------------------------------------------------------
 // Image manifests and configs
 
-
 export function configDigestOf(manifest: unknown): string {
   if (!isPlainObject(manifest)) throw new RegistryError('malformed manifest: not a JSON object');
   if (Array.isArray(manifest.manifests)) throw new RegistryError('malformed manifest: an index has no config (select a platform first)');
@@ -166,12 +165,10 @@ export function configDigestOf(manifest: unknown): string {
   return config.digest;
 }
 
+/** The parts of an image config that events report. */
 export interface ImageConfigBlob {
   created?: string;
   labels: Record<string, string>;
-  os?: string;
-  architecture?: string;
-  variant?: string;
 }
 
 export function parseImageConfig(blob: Buffer): ImageConfigBlob {
@@ -184,9 +181,6 @@ export function parseImageConfig(blob: Buffer): ImageConfigBlob {
   if (!isPlainObject(doc)) throw new RegistryError('malformed image config: not a JSON object');
   const info: ImageConfigBlob = { labels: {} };
   if (typeof doc.created === 'string' && doc.created.length > 0) info.created = doc.created;
-  if (typeof doc.os === 'string') info.os = doc.os;
-  if (typeof doc.architecture === 'string') info.architecture = doc.architecture;
-  if (typeof doc.variant === 'string' && doc.variant.length > 0) info.variant = doc.variant;
   // Docker writes config.Labels; some old builders only filled container_config.Labels.
   const labels = (isPlainObject(doc.config) && isPlainObject(doc.config.Labels) ? doc.config.Labels : undefined) ??
     (isPlainObject(doc.container_config) && isPlainObject(doc.container_config.Labels) ? doc.container_config.Labels : undefined);

@@ -4,8 +4,9 @@
  * Docker Hub sends `RateLimit-Limit: 100;w=21600` and `RateLimit-Remaining: 76;w=21600` (the window
  * in seconds after `w=`); other registries send nothing, or the same headers with an `X-` prefix.
  * A 429 marks the registry as limited until its Retry-After (or a default back-off) has passed.
- * The run loop reads this to defer checks instead of burning a budget that is nearly spent, and the
- * metrics read it through `RegistryClient.rateLimits()`.
+ * The run's budget reads this (RegistryClient.rateLimit) to defer checks instead of burning a
+ * budget that is nearly spent. The metrics' rate-limit gauge is fed apart from this, by the
+ * RateLimit-Remaining each request event carries (RequestEvent in http.ts).
  */
 
 export interface RateLimitInfo {
@@ -19,8 +20,6 @@ export interface RateLimitInfo {
   at: number;
   /** Set after a 429: the registry should not be asked again before this time (ms since the epoch). */
   limitedUntil?: number;
-  /** How many 429 answers this registry gave since the client was made. */
-  tooManyRequests: number;
 }
 
 /** How long a registry is left alone after a 429 that names no Retry-After. */
@@ -47,14 +46,13 @@ export class RateLimits {
     const limit = parseRateLimitHeader(headers['ratelimit-limit'] ?? headers['x-ratelimit-limit']);
     if (remaining === undefined && limit === undefined && status !== 429) return;
     const at = this.now();
-    const info = this.byRegistry.get(registry) ?? { at, tooManyRequests: 0 };
+    const info = this.byRegistry.get(registry) ?? { at };
     info.at = at;
     if (remaining !== undefined) info.remaining = remaining.value;
     if (limit !== undefined) info.limit = limit.value;
     const window = remaining?.window ?? limit?.window;
     if (window !== undefined) info.windowSeconds = window;
     if (status === 429) {
-      info.tooManyRequests++;
       info.limitedUntil = at + (retryAfterMs ?? DEFAULT_429_BACKOFF_MS);
       // A 429 means nothing is left, whatever a header said a moment ago.
       info.remaining = 0;
@@ -64,10 +62,5 @@ export class RateLimits {
 
   get(registry: string): Readonly<RateLimitInfo> | undefined {
     return this.byRegistry.get(registry);
-  }
-
-  /** A copy of every registry's figures: what `RegistryClient.rateLimits()` hands out. */
-  snapshot(): Map<string, RateLimitInfo> {
-    return new Map([...this.byRegistry].map(([k, v]) => [k, { ...v }]));
   }
 }

@@ -4,14 +4,12 @@
  * credentials sent directly, and one round of 401 handling (insufficient_scope, a revoked token, a
  * registry that starts asking for auth). Concurrent checks share one ping and one token request.
  */
-import type { RegistryConfig } from '../config/schema.js';
 import { RegistryError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { basicAuthorization, type CredentialStore, type Credentials, type TokenCache } from './auth.js';
 import { challengeScopes, chooseChallenge, parseWwwAuthenticate, pullScope, type Challenge } from './challenge.js';
 import { oneLine } from '../util/text.js';
 import { type ConnectionProfile, type HttpRequest, type HttpResponse, type Transport } from './http.js';
-import type { ImageReference } from '../model/reference.js';
 import { grantedPullScopes, scopeBatches } from './scopes.js';
 import { statusError } from './status.js';
 
@@ -21,14 +19,12 @@ const PREPARE_CONCURRENCY = 4;
 const PING_MAX_BYTES = 64 * 1024;
 
 /** Everything needed to talk to one repository. */
-export interface Target {
-  ref: ImageReference;
+export interface RepositoryEndpoint {
   registry: string;
   repository: string;
   /** 'https://registry-1.docker.io', 'http://127.0.0.1:5000' */
   origin: string;
   profile: ConnectionProfile;
-  entry?: RegistryConfig;
 }
 
 /** What prepare() did, for logs and the benchmark. */
@@ -64,56 +60,56 @@ export class AuthSession {
     private readonly logger: Logger,
   ) {}
 
-  private pingKey(target: Target): string {
-    return `${target.origin}|${target.profile.caFile ?? ''}`;
+  private pingKey(endpoint: RepositoryEndpoint): string {
+    return `${endpoint.origin}|${endpoint.profile.caFile ?? ''}`;
   }
 
   /** GET /v2/ once per registry origin; the challenge it gives is reused for the client's lifetime. */
-  private ping(target: Target): Promise<PingResult> {
-    const key = this.pingKey(target);
+  private ping(endpoint: RepositoryEndpoint): Promise<PingResult> {
+    const key = this.pingKey(endpoint);
     let pending = this.pings.get(key);
     if (!pending) {
-      pending = this.doPing(target);
+      pending = this.doPing(endpoint);
       this.pings.set(key, pending);
       pending.catch(() => this.pings.delete(key)); // a failed ping is retried on the next request
     }
     return pending;
   }
 
-  private async doPing(target: Target): Promise<PingResult> {
+  private async doPing(endpoint: RepositoryEndpoint): Promise<PingResult> {
     const res = await this.transport.send({
-      url: new URL(`${target.origin}/v2/`),
+      url: new URL(`${endpoint.origin}/v2/`),
       method: 'GET',
       headers: {},
       kind: 'ping',
-      registry: target.registry,
-      subject: target.registry,
-      profile: target.profile,
+      registry: endpoint.registry,
+      subject: endpoint.registry,
+      profile: endpoint.profile,
       maxBytes: PING_MAX_BYTES,
     });
     if (res.status === 401) {
       const challenge = chooseChallenge(parseWwwAuthenticate(res.headers['www-authenticate']));
-      if (!challenge) this.logger.debug({ registry: target.registry, header: res.headers['www-authenticate'] ?? null }, 'no usable auth challenge; trying anonymously');
+      if (!challenge) this.logger.debug({ registry: endpoint.registry, header: res.headers['www-authenticate'] ?? null }, 'no usable auth challenge; trying anonymously');
       return challenge ? { challenge } : {};
     }
-    if (res.status >= 500 || res.status === 429) throw statusError(target.registry, res, 'ping');
+    if (res.status >= 500 || res.status === 429) throw statusError(endpoint.registry, res, 'ping');
     // 200, or a registry without /v2/ at all (404): no auth up front; a later 401 brings its challenge.
     return {};
   }
 
   /** Sends a request for a repository with the auth its registry asks for, handling one round of 401s. */
-  async authorized(target: Target, req: Omit<HttpRequest, 'registry' | 'profile'>): Promise<HttpResponse> {
-    const scope = pullScope(target.repository);
-    const ping = await this.ping(target);
-    const auth = await this.authorize(target, ping.challenge, [scope], false, req.subject);
-    const res = await this.transport.send(withAuthorization(target, req, auth));
+  async authorized(endpoint: RepositoryEndpoint, req: Omit<HttpRequest, 'registry' | 'profile'>): Promise<HttpResponse> {
+    const scope = pullScope(endpoint.repository);
+    const ping = await this.ping(endpoint);
+    const auth = await this.authorize(endpoint, ping.challenge, [scope], false, req.subject);
+    const res = await this.transport.send(withAuthorization(endpoint, req, auth));
     if (res.status !== 401) return res;
-    return this.afterUnauthorized(target, req, ping, auth, scope, res);
+    return this.afterUnauthorized(endpoint, req, ping, auth, scope, res);
   }
 
   /** One round of 401 handling (kept apart so the common path stays small: it runs for every check). */
   private async afterUnauthorized(
-    target: Target,
+    endpoint: RepositoryEndpoint,
     req: Omit<HttpRequest, 'registry' | 'profile'>,
     ping: PingResult,
     first: Authorization,
@@ -124,46 +120,46 @@ export class AuthSession {
 
     const challenge = chooseChallenge(parseWwwAuthenticate(res.headers['www-authenticate']));
     const scheme = challenge?.scheme;
-    if (!challenge) throw unauthorized(req.subject, target, auth.credentials);
+    if (!challenge) throw unauthorized(req.subject, endpoint, auth.credentials);
     if (!ping.challenge || ping.challenge.scheme !== scheme) {
       // The registry now asks for auth it did not announce on /v2/ (or changed scheme): remember and retry once.
-      this.pings.set(this.pingKey(target), Promise.resolve({ challenge }));
-      auth = await this.authorize(target, challenge, [scope], true, req.subject);
+      this.pings.set(this.pingKey(endpoint), Promise.resolve({ challenge }));
+      auth = await this.authorize(endpoint, challenge, [scope], true, req.subject);
     } else if (scheme === 'bearer') {
       const wanted = challenge.params.error === 'insufficient_scope' ? challengeScopes(challenge) : [];
       const differentScope = wanted.length > 0 && !(wanted.length === 1 && wanted[0] === scope);
       if (differentScope) {
-        auth = await this.authorize(target, challenge, wanted, true, req.subject);
+        auth = await this.authorize(endpoint, challenge, wanted, true, req.subject);
         // Later requests for this repository start from the scope that worked.
-        this.tokens.alias(this.tokenKey(target, challenge, wanted), this.tokenKey(target, challenge, [scope]));
+        this.tokens.alias(this.tokenKey(endpoint, challenge, wanted), this.tokenKey(endpoint, challenge, [scope]));
       } else if (!auth.fresh) {
         // The cached token may have been revoked early: one fresh token, then give up.
-        this.tokens.delete(this.tokenKey(target, challenge, [scope]));
-        auth = await this.authorize(target, challenge, [scope], true, req.subject);
+        this.tokens.delete(this.tokenKey(endpoint, challenge, [scope]));
+        auth = await this.authorize(endpoint, challenge, [scope], true, req.subject);
       } else {
         // Harbor hands out tokens for wrong credentials; the 401 comes here.
-        throw unauthorized(req.subject, target, auth.credentials);
+        throw unauthorized(req.subject, endpoint, auth.credentials);
       }
     } else {
-      throw unauthorized(req.subject, target, auth.credentials);
+      throw unauthorized(req.subject, endpoint, auth.credentials);
     }
-    const retried = await this.transport.send(withAuthorization(target, req, auth));
-    if (retried.status === 401) throw unauthorized(req.subject, target, auth.credentials);
+    const retried = await this.transport.send(withAuthorization(endpoint, req, auth));
+    if (retried.status === 401) throw unauthorized(req.subject, endpoint, auth.credentials);
     return retried;
   }
 
   /**
-   * Before a run: one ping per registry origin, then the bearer tokens every repository in `targets`
+   * Before a run: one ping per registry origin, then the bearer tokens every repository in `endpoints`
    * will need that are not cached yet, as a few token requests with many scopes each (instead of one
    * request per repository). Each granted scope is cached under its own key, so the checks find
    * their token without knowing about batches. Scopes a batch token does not grant, and batches that
    * fail, are left to the usual one-token-per-repository path. Never throws: problems surface in the
    * checks that follow, per image.
    */
-  async prepare(targets: readonly Target[]): Promise<PrepareSummary> {
+  async prepare(endpoints: readonly RepositoryEndpoint[]): Promise<PrepareSummary> {
     const summary: PrepareSummary = { tokenRequests: 0, scopes: 0, cached: 0 };
-    const byOrigin = new Map<string, Target[]>();
-    for (const t of targets) {
+    const byOrigin = new Map<string, RepositoryEndpoint[]>();
+    for (const t of endpoints) {
       const key = this.pingKey(t);
       const list = byOrigin.get(key);
       if (list) list.push(t);
@@ -181,7 +177,7 @@ export class AuthSession {
         const challenge = ping.challenge;
         if (challenge?.scheme !== 'bearer') return;
         // One batch family per set of credentials (registries entries may differ by path prefix).
-        const families = new Map<string, { credentials: Credentials | undefined; targets: Target[] }>();
+        const families = new Map<string, { credentials: Credentials | undefined; endpoints: RepositoryEndpoint[] }>();
         const seen = new Set<string>();
         for (const t of group) {
           const key = this.tokenKey(t, challenge, [pullScope(t.repository)]);
@@ -189,11 +185,11 @@ export class AuthSession {
           seen.add(key);
           const credentials = await this.credentials.lookup(t.registry, t.repository);
           const id = credentials ? `${credentials.username}\u0000${credentials.password}` : '';
-          const family = families.get(id) ?? { credentials, targets: [] };
-          family.targets.push(t);
+          const family = families.get(id) ?? { credentials, endpoints: [] };
+          family.endpoints.push(t);
           families.set(id, family);
         }
-        for (const { credentials, targets: members } of families.values()) {
+        for (const { credentials, endpoints: members } of families.values()) {
           const realmBase = `${challenge.params.realm ?? ''}?service=${encodeURIComponent(challenge.params.service ?? '')}`;
           const byScope = new Map(members.map((t) => [pullScope(t.repository), t]));
           for (const batch of scopeBatches(realmBase, [...byScope.keys()])) {
@@ -211,9 +207,9 @@ export class AuthSession {
     return summary;
   }
 
-  private async prefetchBatch(challenge: Challenge, targets: Target[], credentials: Credentials | undefined, summary: PrepareSummary): Promise<void> {
-    const first = targets[0]!;
-    const scopes = targets.map((t) => pullScope(t.repository));
+  private async prefetchBatch(challenge: Challenge, endpoints: RepositoryEndpoint[], credentials: Credentials | undefined, summary: PrepareSummary): Promise<void> {
+    const first = endpoints[0]!;
+    const scopes = endpoints.map((t) => pullScope(t.repository));
     summary.tokenRequests++;
     summary.scopes += scopes.length;
     let answer: { token: string; expiresIn: number | undefined };
@@ -227,7 +223,7 @@ export class AuthSession {
     // a check then drops it and asks for that repository's own token).
     const granted = grantedPullScopes(answer.token);
     const header = `Bearer ${answer.token}`; // one string for every repository the token serves
-    for (const t of targets) {
+    for (const t of endpoints) {
       const scope = pullScope(t.repository);
       if (granted !== undefined && !granted.has(scope)) continue;
       this.tokens.set(this.tokenKey(t, challenge, [scope]), answer.token, answer.expiresIn, header);
@@ -238,26 +234,26 @@ export class AuthSession {
     }
   }
 
-  private tokenKey(target: Target, challenge: Challenge, scopes: string[]): string {
-    return `${target.origin}|${challenge.params.realm ?? ''}|${challenge.params.service ?? ''}|${scopes.join(' ')}`;
+  private tokenKey(endpoint: RepositoryEndpoint, challenge: Challenge, scopes: string[]): string {
+    return `${endpoint.origin}|${challenge.params.realm ?? ''}|${challenge.params.service ?? ''}|${scopes.join(' ')}`;
   }
 
-  private async authorize(target: Target, challenge: Challenge | undefined, scopes: string[], forceFresh: boolean, subject: string): Promise<Authorization> {
+  private async authorize(endpoint: RepositoryEndpoint, challenge: Challenge | undefined, scopes: string[], forceFresh: boolean, subject: string): Promise<Authorization> {
     if (!challenge) return { fresh: false };
     if (challenge.scheme === 'basic') {
       // Basic realms are labels ("Artifactory Realm"), not URLs: send the credentials directly.
-      const credentials = await this.credentials.lookup(target.registry, target.repository);
+      const credentials = await this.credentials.lookup(endpoint.registry, endpoint.repository);
       return credentials ? { header: basicAuthorization(credentials), fresh: false, credentials } : { fresh: false };
     }
-    const key = this.tokenKey(target, challenge, scopes);
+    const key = this.tokenKey(endpoint, challenge, scopes);
     if (!forceFresh) {
       const cached = this.tokens.authorization(key);
       if (cached !== undefined) return { header: cached, fresh: false };
     }
-    const credentials = await this.credentials.lookup(target.registry, target.repository);
+    const credentials = await this.credentials.lookup(endpoint.registry, endpoint.repository);
     let pending = this.tokenRequests.get(key);
     if (!pending) {
-      pending = this.fetchToken(target, challenge, scopes, credentials, key, subject).finally(() => this.tokenRequests.delete(key));
+      pending = this.fetchToken(endpoint, challenge, scopes, credentials, key, subject).finally(() => this.tokenRequests.delete(key));
       this.tokenRequests.set(key, pending);
     }
     const token = await pending;
@@ -266,15 +262,15 @@ export class AuthSession {
     return auth;
   }
 
-  private async fetchToken(target: Target, challenge: Challenge, scopes: string[], credentials: Credentials | undefined, key: string, subject: string): Promise<string> {
-    const { token, expiresIn } = await this.requestToken(target, challenge, scopes, credentials, subject);
+  private async fetchToken(endpoint: RepositoryEndpoint, challenge: Challenge, scopes: string[], credentials: Credentials | undefined, key: string, subject: string): Promise<string> {
+    const { token, expiresIn } = await this.requestToken(endpoint, challenge, scopes, credentials, subject);
     this.tokens.set(key, token, expiresIn);
     return token;
   }
 
   /** One GET of the token realm for `scopes` (several `scope` parameters when there are several). */
   private async requestToken(
-    target: Target,
+    endpoint: RepositoryEndpoint,
     challenge: Challenge,
     scopes: string[],
     credentials: Credentials | undefined,
@@ -288,7 +284,7 @@ export class AuthSession {
       throw new RegistryError(`${subject}: the registry's token realm "${oneLine(realmText, 100)}" is not a URL`);
     }
     if (realm.protocol !== 'https:' && realm.protocol !== 'http:') throw new RegistryError(`${subject}: unsupported token realm scheme ${realm.protocol}`);
-    if (realm.protocol === 'http:' && credentials && !target.profile.insecure) {
+    if (realm.protocol === 'http:' && credentials && !endpoint.profile.insecure) {
       throw new RegistryError(`${subject}: refusing to send credentials to the plain-http token realm ${realm.host} (mark the registry insecure to allow it)`);
     }
     if (challenge.params.service !== undefined && challenge.params.service.length > 0) realm.searchParams.set('service', challenge.params.service);
@@ -301,12 +297,12 @@ export class AuthSession {
       method: 'GET',
       headers,
       kind: 'token',
-      registry: target.registry,
+      registry: endpoint.registry,
       subject,
-      profile: target.profile,
+      profile: endpoint.profile,
       maxBytes: TOKEN_MAX_BYTES,
     });
-    if (res.status === 401 || res.status === 403) throw unauthorized(subject, target, credentials, res.status);
+    if (res.status === 401 || res.status === 403) throw unauthorized(subject, endpoint, credentials, res.status);
     if (res.status !== 200) throw statusError(`${subject}: token request to ${realm.host}`, res, 'token');
     let doc: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
@@ -321,15 +317,15 @@ export class AuthSession {
   }
 }
 
-function withAuthorization(target: Target, req: Omit<HttpRequest, 'registry' | 'profile'>, auth: Authorization): HttpRequest {
+function withAuthorization(endpoint: RepositoryEndpoint, req: Omit<HttpRequest, 'registry' | 'profile'>, auth: Authorization): HttpRequest {
   const headers = auth.header !== undefined ? { ...req.headers, authorization: auth.header } : req.headers;
-  return { ...req, headers, registry: target.registry, profile: target.profile };
+  return { ...req, headers, registry: endpoint.registry, profile: endpoint.profile };
 }
 
-function unauthorized(subject: string, target: Target, credentials: Credentials | undefined, status = 401): RegistryError {
+function unauthorized(subject: string, endpoint: RepositoryEndpoint, credentials: Credentials | undefined, status = 401): RegistryError {
   const what = status === 403 ? 'denied (403)' : 'unauthorized (401)';
   const hint = credentials
-    ? `check the credentials for ${target.registry} (${credentials.source})`
-    : `no credentials for ${target.registry}; add a registries entry or docker login (or the repository does not exist)`;
+    ? `check the credentials for ${endpoint.registry} (${credentials.source})`
+    : `no credentials for ${endpoint.registry}; add a registries entry or docker login (or the repository does not exist)`;
   return new RegistryError(`${subject}: ${what}: ${hint}`, { status });
 }

@@ -13,7 +13,7 @@ import type { HttpResponse } from './http.js';
 import { oneLine } from '../util/text.js';
 import { statusError } from './status.js';
 
-/** ECR rejects n > 1000 (quirk 12); most registries accept it, and one page covers most repositories. */
+/** ECR rejects n > 1000; most registries accept it, and one page covers most repositories. */
 export const TAG_PAGE_SIZE = 1000;
 /** 100 pages of 1000: far beyond real repositories, short of a registry that links forever. */
 export const MAX_TAG_PAGES = 100;
@@ -71,7 +71,7 @@ export async function readTagPages(opts: TagPagesOptions): Promise<TagListing> {
         throw new RegistryError(`${subject}: the tag list's next-page link points to another origin (${next.origin}); refusing to follow it`);
       }
     } else if (pageTags.length === opts.pageSize && added > 0 && url.searchParams.has('n')) {
-      // Nexus drops the Link header when n is given (quirk 16): a full page may not be the last one.
+      // Nexus drops the Link header when n is given: a full page may not be the last one.
       next = new URL(url);
       next.searchParams.set('last', pageTags[pageTags.length - 1]!);
     }

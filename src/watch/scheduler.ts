@@ -21,9 +21,6 @@ export class Scheduler {
   private task: ScheduledTask | undefined;
   private current: Promise<void> | undefined;
   private readonly abort = new AbortController();
-  lastRunStartedAt: Date | undefined;
-  lastRunFinishedAt: Date | undefined;
-  lastRunFailed = false;
 
   constructor(private readonly opts: SchedulerOptions) {}
 
@@ -61,15 +58,10 @@ export class Scheduler {
         await sleep(delay, this.abort.signal);
         if (this.abort.signal.aborted) return;
       }
-      this.lastRunStartedAt = new Date();
       try {
         await this.opts.run(this.abort.signal);
-        this.lastRunFailed = false;
       } catch (err) {
-        this.lastRunFailed = true;
         logger.error({ err }, `run failed: ${errorMessage(err)}`);
-      } finally {
-        this.lastRunFinishedAt = new Date();
       }
     })().finally(() => {
       this.current = undefined;

@@ -3,6 +3,8 @@
  * budget (RateLimit-Limit/-Remaining headers, 429 with Retry-After once it is spent): checks the
  * budget cannot cover are deferred (`skipped`: no state change, no event) with one log line, they go
  * first on the next run, a 429 stops the registry's checks, and another registry is not held up.
+ * What herald learnt of the budget is read where users see it: the deferral log lines and the
+ * rate-limit gauge of /metrics.
  */
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
@@ -14,6 +16,7 @@ import { Store } from '../../src/store/index.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { runOnce, type RunResult } from '../../src/watch/run.js';
 import { createLogger } from '../../src/util/log.js';
+import { Metrics } from '../../src/server/metrics.js';
 import { registryEntry, tempDir, writeConfig } from './helpers.js';
 
 const TAGS = Array.from({ length: 20 }, (_, i) => `t${i}`);
@@ -26,6 +29,7 @@ describe('rate limits', () => {
   let store: Store;
   let client: RegistryClient;
   let run: () => Promise<RunResult>;
+  let metrics: Metrics;
   const lines: Array<{ level: number; msg: string; registry?: string }> = [];
 
   beforeAll(async () => {
@@ -58,7 +62,8 @@ describe('rate limits', () => {
       },
     });
     const logger = createLogger({ level: 'info', destination: sink, pretty: false });
-    client = new RegistryClient({ registries: loaded.config.registries, logger, retries: 0 });
+    metrics = new Metrics({ store: () => store, processMetrics: false });
+    client = new RegistryClient({ registries: loaded.config.registries, logger, retries: 0, onRequest: metrics.registryRequest });
     run = () => runOnce({ loaded, store, client, logger });
     const first = await run();
     expect(first.report.images.every((i) => i.status === 'new')).toBe(true);
@@ -74,6 +79,9 @@ describe('rate limits', () => {
   });
 
   const statusOf = (r: RunResult, host: string) => r.report.images.filter((i) => i.image.startsWith(host)).map((i) => [i.image.split(':').pop(), i.status]);
+  /** The herald_registry_rate_limit_remaining line of a registry in /metrics, if there is one. */
+  const remainingGauge = async (host: string) =>
+    (await metrics.render()).body.split('\n').find((line) => line.startsWith(`herald_registry_rate_limit_remaining{registry="${host}"}`));
 
   it('defers what a low budget cannot cover, as skipped, with one log line; the other registry goes on', async () => {
     // t19 changes, but its check will be deferred: that must not become an event or a state change.
@@ -98,9 +106,8 @@ describe('rate limits', () => {
     expect(deferrals[0]!.msg).toBe(`${limited.host}: rate limit low: 2 of 20 per 6h left; deferring its remaining checks (10) to the next run`);
     expect(lines.find((l) => /^run finished/.test(l.msg))).toMatchObject({ skipped: 10, unchanged: 13 });
 
-    const seen = client.rateLimits().get(limited.host);
-    expect(seen).toMatchObject({ remaining: 2, limit: 20, windowSeconds: 21600, tooManyRequests: 0 });
-    expect(client.rateLimits().has(other.host)).toBe(false);
+    expect(await remainingGauge(limited.host)).toBe(`herald_registry_rate_limit_remaining{registry="${limited.host}"} 2`);
+    expect(await remainingGauge(other.host)).toBeUndefined();
   });
 
   it('checks the deferred images first on the next run, and finds the change it held back', async () => {
@@ -126,9 +133,9 @@ describe('rate limits', () => {
     expect(store.state.get(`${limited.host}/rl/app:t0`, 'linux/amd64')!.error).toBeNull();
     const deferrals = lines.filter((l) => /deferring/.test(l.msg));
     expect(deferrals).toHaveLength(1);
-    expect(deferrals[0]!.msg).toMatch(/rate limited \(429\).*deferring its remaining checks \(20\) to the next run$/);
-    const seen = client.rateLimits().get(limited.host)!;
-    expect(seen.tooManyRequests).toBe(1);
-    expect(seen.limitedUntil! - Date.now()).toBeGreaterThan(500_000);
+    expect(deferrals[0]!.msg).toMatch(/rate limited \(429\), asked to wait until \S+; deferring its remaining checks \(20\) to the next run$/);
+    const until = /asked to wait until (\S+);/.exec(deferrals[0]!.msg)![1]!;
+    expect(Date.parse(until) - Date.now()).toBeGreaterThan(500_000);
+    expect(await remainingGauge(limited.host)).toBe(`herald_registry_rate_limit_remaining{registry="${limited.host}"} 0`);
   });
 });

@@ -166,7 +166,7 @@ describe('configDigestOf', () => {
 });
 
 describe('parseImageConfig', () => {
-  it('reads created, labels and platform', () => {
+  it('reads created and labels', () => {
     const blob = Buffer.from(
       JSON.stringify({
         created: '2026-11-20T10:00:00Z',
@@ -179,9 +179,6 @@ describe('parseImageConfig', () => {
     );
     expect(parseImageConfig(blob)).toEqual({
       created: '2026-11-20T10:00:00Z',
-      architecture: 'arm64',
-      variant: 'v8',
-      os: 'linux',
       labels: { 'org.opencontainers.image.version': '1.2.3' },
     });
   });

@@ -117,7 +117,7 @@ describe('Docker Hub', () => {
     const c = client();
     for (const name of ['nginx:1.27', 'docker.io/library/nginx:1.27', 'index.docker.io/library/nginx:1.27', 'registry-1.docker.io/nginx:1.27']) {
       const head = await c.headManifest(parseReference(name));
-      expect(head).toEqual({ digest, mediaType: MEDIA_TYPES.ociIndex, size: 1234 });
+      expect(head).toEqual({ digest, mediaType: MEDIA_TYPES.ociIndex });
     }
     expect(seen.map((s) => `${s.method} ${s.origin}${s.path}`)).toEqual([
       'GET https://registry-1.docker.io/v2/',
@@ -186,7 +186,6 @@ describe('manifests', () => {
     const head = await client().headManifest(parseReference('old.example/app:1'));
     expect(head.digest).toBe(sha(body));
     expect(head.mediaType).toBe(MEDIA_TYPES.ociManifest);
-    expect(head.manifest?.body.toString()).toBe(body);
     expect(head.manifest?.json).toEqual(JSON.parse(body));
     expect(events.map((e) => e.kind)).toEqual(['ping', 'head', 'manifest']);
   });

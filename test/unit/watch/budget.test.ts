@@ -21,7 +21,7 @@ describe('run budget', () => {
 
   it('spends a low budget down to a tenth of the limit, then defers the rest with one log line', () => {
     const { logger, lines } = recorder();
-    const info: RateLimitInfo = { remaining: 13, limit: 100, windowSeconds: 21600, at: start + 5, tooManyRequests: 0 };
+    const info: RateLimitInfo = { remaining: 13, limit: 100, windowSeconds: 21600, at: start + 5 };
     const b = new RunBudget({ rateLimit: () => info }, Array(30).fill('reg.example.com'), logger, start, () => start + 10);
     const admitted: boolean[] = [];
     for (let i = 0; i < 30; i++) {
@@ -40,16 +40,16 @@ describe('run budget', () => {
 
   it('goes ahead while anything is left above the reserve (none without a limit header), and ignores figures from before the run', () => {
     const { logger } = recorder();
-    const b = new RunBudget({ rateLimit: () => ({ remaining: 5, at: start + 1, tooManyRequests: 0 }) }, ['r', 'r'], logger, start, () => start + 2);
+    const b = new RunBudget({ rateLimit: () => ({ remaining: 5, at: start + 1 }) }, ['r', 'r'], logger, start, () => start + 2);
     expect([b.admit('r'), b.admit('r')]).toEqual([true, true]);
-    const stale = new RunBudget({ rateLimit: () => ({ remaining: 0, limit: 100, at: start - 1, tooManyRequests: 0 }) }, ['r', 'r'], logger, start, () => start + 2);
+    const stale = new RunBudget({ rateLimit: () => ({ remaining: 0, limit: 100, at: start - 1 }) }, ['r', 'r'], logger, start, () => start + 2);
     expect([stale.admit('r'), stale.admit('r')]).toEqual([true, true]);
   });
 
   it('defers every check of a registry that answered 429 until its Retry-After has passed', () => {
     const { logger, lines } = recorder();
     let now = start;
-    const info: RateLimitInfo = { remaining: 0, at: start, limitedUntil: start + 60_000, tooManyRequests: 1 };
+    const info: RateLimitInfo = { remaining: 0, at: start, limitedUntil: start + 60_000 };
     const b = new RunBudget({ rateLimit: (r) => (r === 'r' ? info : undefined) }, ['r', 'r', 'other', 'r'], logger, start, () => now);
     expect(b.admit('r')).toBe(false);
     expect(b.admit('other')).toBe(true);
@@ -63,7 +63,7 @@ describe('run budget', () => {
 
   it('Docker Hub: HEADs are free, so checks go ahead and only the GETs of a change need budget', () => {
     const { logger } = recorder();
-    const info: RateLimitInfo = { remaining: 11, limit: 100, at: start + 1, tooManyRequests: 0 };
+    const info: RateLimitInfo = { remaining: 11, limit: 100, at: start + 1 };
     const b = new RunBudget({ rateLimit: () => info }, Array(50).fill('docker.io'), logger, start, () => start + 2);
     expect(b.admit('docker.io')).toBe(true);
     expect(b.mayFetch('docker.io')).toBe(false); // 11 - 2 < 10
@@ -76,7 +76,7 @@ describe('run budget with checks in flight', () => {
   it('counts checks still in flight against what is left, so a pool of workers stops at the reserve', () => {
     const start = 1_000_000;
     const { logger } = recorder();
-    const info: RateLimitInfo = { remaining: 30, limit: 100, at: start + 1, tooManyRequests: 0 };
+    const info: RateLimitInfo = { remaining: 30, limit: 100, at: start + 1 };
     const b = new RunBudget({ rateLimit: () => info }, Array(40).fill('r'), logger, start, () => start + 2);
     // Workers start one check after another before any answers: remaining still says 30 each time.
     const started = Array.from({ length: 20 }, () => b.admit('r')).filter(Boolean).length;

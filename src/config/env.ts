@@ -50,7 +50,8 @@ export function envOrigin(origins: EnvOrigins, path: KeyPath): string | undefine
   return undefined;
 }
 
-interface Target {
+/** One HERALD_* variable, resolved: the key path it sets and its converted value (undefined removes the key). */
+interface EnvOverride {
   name: string;
   path: (string | number)[];
   value: unknown;
@@ -62,12 +63,12 @@ class EnvProblem extends Error {}
 export function applyEnvOverrides(data: Record<string, unknown>, env: NodeJS.ProcessEnv): EnvResult {
   const origins: EnvOrigins = new Map();
   const problems: string[] = [];
-  const targets: Target[] = [];
+  const overrides: EnvOverride[] = [];
 
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || RESERVED_ENV.has(name) || raw === undefined) continue;
     try {
-      targets.push(resolveTarget(name, raw, data));
+      overrides.push(resolveOverride(name, raw, data));
     } catch (err) {
       if (!(err instanceof EnvProblem)) throw err;
       if (KUBERNETES_SERVICE_LINK.test(name)) continue;
@@ -76,20 +77,20 @@ export function applyEnvOverrides(data: Record<string, unknown>, env: NodeJS.Pro
   }
 
   // Lower indexes first, so HERALD_NOTIFIERS_1_* can follow HERALD_NOTIFIERS_0_* into a new list.
-  targets.sort((a, b) => comparePaths(a.path, b.path) || a.name.localeCompare(b.name));
-  for (const target of targets) {
+  overrides.sort((a, b) => comparePaths(a.path, b.path) || a.name.localeCompare(b.name));
+  for (const override of overrides) {
     try {
-      assign(data, target, origins);
+      assign(data, override, origins);
     } catch (err) {
       if (!(err instanceof EnvProblem)) throw err;
-      problems.push(`environment ${target.name}: ${err.message}`);
+      problems.push(`environment ${override.name}: ${err.message}`);
     }
   }
   return { origins, problems: problems.sort() };
 }
 
 /** Maps a variable name to a key path (walking the schema) and converts its value. */
-function resolveTarget(name: string, raw: string, data: unknown): Target {
+function resolveOverride(name: string, raw: string, data: unknown): EnvOverride {
   const segments = name.slice(ENV_PREFIX.length).split('_');
   const path: (string | number)[] = [];
   let schema: z.ZodType = configSchema;
@@ -178,8 +179,8 @@ function convertScalar(raw: string, schema: z.ZodType, fail: (message: string) =
   }
 }
 
-function assign(data: Record<string, unknown>, target: Target, origins: EnvOrigins): void {
-  const { path, value, name } = target;
+function assign(data: Record<string, unknown>, override: EnvOverride, origins: EnvOrigins): void {
+  const { path, value, name } = override;
   let container: Record<string | number, unknown> | unknown[] = data;
   for (let k = 0; k < path.length; k++) {
     const segment = path[k]!;

@@ -23,7 +23,8 @@ export interface ManifestSource {
   getImageConfig(ref: ImageReference, configDigest: string): Promise<ImageConfigBlob>;
 }
 
-export interface CheckTarget {
+/** One check to make: which image, for which platform, and whether a first sighting needs its details. */
+export interface CheckRequest {
   ref: ImageReference;
   platform: string;
   /** Fetch created/labels for a first sighting (only worth a GET when the `new` event is notified). */
@@ -50,7 +51,7 @@ export interface CheckOutcome {
   rateLimited?: boolean;
 }
 
-export async function checkImage(client: ManifestSource, target: CheckTarget, previous: ImageState | undefined): Promise<CheckOutcome> {
+export async function checkImage(client: ManifestSource, request: CheckRequest, previous: ImageState | undefined): Promise<CheckOutcome> {
   const known = previous?.digest != null;
   const base = {
     firstCheck: !known,
@@ -58,7 +59,7 @@ export async function checkImage(client: ManifestSource, target: CheckTarget, pr
     previousPlatformDigest: previous?.platformDigest ?? null,
   };
   try {
-    const { ref } = target;
+    const { ref } = request;
     const head = await client.headManifest(ref);
     if (known && previous!.digest === head.digest) {
       return {
@@ -73,17 +74,17 @@ export async function checkImage(client: ManifestSource, target: CheckTarget, pr
       };
     }
 
-    const wantDetails = known || target.detailsOnFirstCheck;
+    const wantDetails = known || request.detailsOnFirstCheck;
     let platformDigest = head.digest;
     let platformManifest: { json: unknown } | undefined;
 
     if (isIndexMediaType(head.mediaType)) {
       const index = head.manifest ?? (await client.getManifest(ref, head.digest));
-      const wanted = parsePlatform(target.platform);
+      const wanted = parsePlatform(request.platform);
       const entry = selectPlatform(index.json, wanted);
       if (entry === undefined) {
         const has = platformsOf(index.json).map(formatPlatform).join(', ') || 'none';
-        throw new UserError(`${ref.name}: no ${target.platform} image in the index (has ${has})`);
+        throw new UserError(`${ref.name}: no ${request.platform} image in the index (has ${has})`);
       }
       platformDigest = entry.digest;
       if (known && previous!.platformDigest === platformDigest) {

@@ -198,7 +198,7 @@ async function listen(address: string | undefined, ctx: ServerContext): Promise<
 
 function requireSchedule(loaded: LoadedConfig): void {
   if (!loaded.config.watch.schedule) {
-    const where = loaded.locate?.(['watch']) ?? loaded.file;
+    const where = loaded.locate(['watch']);
     throw new ConfigError(`${where}: watch.schedule: required by serve (e.g. "0 */6 * * *"); use "herald check" for a single run`);
   }
 }

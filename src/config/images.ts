@@ -52,11 +52,10 @@ interface Declared {
 
 export async function resolveImages(loaded: LoadedConfig): Promise<WatchedImage[]> {
   const { config } = loaded;
-  const mainLocate: Locator = loaded.locate ?? (() => displayPath(loaded.file));
   const declared: Declared[] = config.images.map((image, i) => ({
     image,
-    source: loaded.imageSources?.[i] ?? `${displayPath(loaded.file)}`,
-    locate: mainLocate,
+    source: loaded.imageSources[i]!,
+    locate: loaded.locate,
     path: ['images', i],
     root: 'config',
   }));
@@ -138,7 +137,6 @@ function checkNewerOnlyTag(image: WatchedImage): string | undefined {
 async function includeFiles(loaded: LoadedConfig, problems: string[]): Promise<string[]> {
   const own = path.resolve(loaded.file);
   const found = new Set<string>();
-  const locate: Locator = loaded.locate ?? (() => displayPath(loaded.file));
   if (loaded.config.include.length === 0) return [];
   // Loaded only when there is something to match: tinyglobby and its matchers cost ~30 ms of start-up.
   const { glob } = await import('tinyglobby');
@@ -147,7 +145,7 @@ async function includeFiles(loaded: LoadedConfig, problems: string[]): Promise<s
       const files = await glob(pattern, { cwd: loaded.dir, absolute: true, onlyFiles: true, expandDirectories: false });
       for (const file of files) if (path.resolve(file) !== own) found.add(path.resolve(file));
     } catch (err) {
-      problems.push(problemLine(locate, { path: ['include', i], message: `cannot expand ${JSON.stringify(pattern)}: ${errorMessage(err)}` }));
+      problems.push(problemLine(loaded.locate, { path: ['include', i], message: `cannot expand ${JSON.stringify(pattern)}: ${errorMessage(err)}` }));
     }
   }
   return [...found].sort();

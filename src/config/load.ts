@@ -27,9 +27,9 @@ export interface LoadedConfig {
   /** Its folder: include globs and relative *File paths resolve against it (db.path does not). */
   dir: string;
   /** Where each of config.images was declared: `file:line` or `environment HERALD_IMAGES_0_NAME`. */
-  imageSources?: string[];
+  imageSources: string[];
   /** `file:line:col` (or `environment HERALD_X`) of any key path of the loaded config. */
-  locate?: Locator;
+  locate: Locator;
 }
 
 export { ConfigProblems } from './problems.js';

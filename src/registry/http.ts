@@ -12,7 +12,7 @@ import type { Agent, Dispatcher } from 'undici';
 import { RegistryError, errorMessage } from '../util/errors.js';
 import { maskUrlCredentials, silentLogger, type Logger } from '../util/log.js';
 import { userAgent } from '../util/version.js';
-import type { RateLimits } from './ratelimit.js';
+import { parseRateLimitHeader, type RateLimits } from './ratelimit.js';
 import { lazy } from '../util/lazy.js';
 
 // undici is loaded on the first request, not at import: a command that sends nothing (`check` with
@@ -188,7 +188,7 @@ export class Transport {
       });
       status = res.statusCode;
       const flat = flattenHeaders(res.headers);
-      rateLimitRemaining = parseRateLimit(flat['ratelimit-remaining']);
+      rateLimitRemaining = parseRateLimitHeader(flat['ratelimit-remaining'])?.value;
       this.rateLimits?.observe(req.registry, status, flat, status === 429 ? parseRetryAfter(flat['retry-after']) : undefined);
       let body: Buffer;
       if (req.method === 'HEAD') {
@@ -297,15 +297,6 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
   }
   return out;
 }
-
-/** `76;w=21600` → 76 (Docker Hub), or a plain number. */
-export function parseRateLimit(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const m = /^\s*(\d+)/.exec(value);
-  return m ? Number(m[1]) : undefined;
-}
-
-
 
 const UNTRUSTED_CERT_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',

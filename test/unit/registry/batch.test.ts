@@ -59,7 +59,9 @@ describe('rate limits', () => {
   it('parses Docker Hub header values', () => {
     expect(parseRateLimitHeader('76;w=21600')).toEqual({ value: 76, window: 21600 });
     expect(parseRateLimitHeader('100')).toEqual({ value: 100 });
+    expect(parseRateLimitHeader('0')).toEqual({ value: 0 });
     expect(parseRateLimitHeader('none')).toBeUndefined();
+    expect(parseRateLimitHeader(undefined)).toBeUndefined();
   });
 
   it('tracks the last figures per registry, and 429s with their Retry-After', () => {

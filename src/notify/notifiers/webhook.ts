@@ -36,7 +36,7 @@ export const webhookModule = defineNotifier({
   },
 
   validate(config): ConfigProblem[] {
-    // The body is the contract's event JSON; a template here would silently do nothing.
+    // The body is always the events as JSON; a template here would silently do nothing.
     return (['templateTitle', 'templateBody'] as const)
       .filter((key) => config[key] !== undefined)
       .map((key) => ({ key, message: 'webhook notifiers send the events as JSON; templates are not used' }));

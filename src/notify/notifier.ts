@@ -72,7 +72,10 @@ export interface NotifierSpec<S extends NotifierSchema> {
   schema: S;
   /** Secret keys: each has a `<key>File` twin, read at load, and is redacted in every log line. */
   secretKeys: ReadonlyArray<TwinnedKey<z.input<S>>>;
-  /** Keys that have a `<key>File` twin but are not redacted by name (usernames; names too common to redact everywhere). */
+  /**
+   * Keys that have a `<key>File` twin but are not redacted by name: usernames, and names too common
+   * to redact in every log line (`url`).
+   */
   fileTwinKeys?: ReadonlyArray<TwinnedKey<z.input<S>>>;
   /** Dotted paths of file names that resolve against the config file's folder, e.g. 'tls.caFile'. */
   pathKeys?: readonly string[];

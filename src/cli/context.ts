@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { createLogger, type Logger } from '../util/log.js';
 import { findConfigFile, loadConfig, type LoadedConfig } from '../config/load.js';
+import { notifierCatalog } from '../notify/notifiers/index.js';
 import { Store } from '../store/index.js';
 import { parseReference } from '../model/reference.js';
 export { shortDigest } from '../model/digest.js';
@@ -21,7 +22,7 @@ export function optionsOf(args: unknown[]): CommandOptions {
 }
 
 export function loggerFor(opts: CommandOptions): Logger {
-  return createLogger({ level: opts.logLevel });
+  return createLogger({ level: opts.logLevel, secretKeys: notifierCatalog.redactKeys });
 }
 
 export async function loadFromOptions(opts: CommandOptions): Promise<LoadedConfig> {

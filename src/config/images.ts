@@ -14,7 +14,7 @@ import { ConfigProblems, displayPath, fsReason, problemLine, sortLines, type Key
 import { includeFileSchema, type DefaultsConfig, type ImageEntry } from './schema.js';
 import type { WatchedImage } from '../model/image.js';
 import { parseYaml } from './source.js';
-import { checkImageName, checkNotifierRefs } from './validate.js';
+import { imageNameProblem, notifierRefProblems } from './validate.js';
 import { parseTag } from '../tags/versions.js';
 
 
@@ -74,12 +74,12 @@ export async function resolveImages(loaded: LoadedConfig): Promise<WatchedImage[
     const report = (problem: Problem): void => {
       problems.push(problemLine(entry.locate, { ...problem, path: [...entry.path, ...problem.path] }, entry.root));
     };
-    const bad = checkImageName(entry.image.name);
+    const bad = imageNameProblem(entry.image.name);
     if (bad !== undefined) {
       report({ path: ['name'], message: bad });
       continue;
     }
-    for (const problem of checkNotifierRefs(entry.image.notifiers, notifierNames, ['notifiers'])) report(problem);
+    for (const problem of notifierRefProblems(entry.image.notifiers, notifierNames, ['notifiers'])) report(problem);
 
     const image = applyDefaults(entry.image, config.defaults, parseReference(entry.image.name), entry.source);
     const versionProblem = checkNewerOnlyTag(image);

@@ -11,10 +11,11 @@ import { isPlainObject } from '../util/text.js';
 import { readFile } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import path from 'node:path';
+import { notifierCatalog } from '../notify/notifiers/index.js';
 import { applyEnvOverrides, envOrigin } from './env.js';
 import { humanize, quote } from './humanize.js';
 import { ConfigProblems, displayPath, fsReason, problemLine, sortLines, type KeyPath, type Locator, type Problem } from './problems.js';
-import { configSchema, SECRET_FILE_KEYS, type Config } from './schema.js';
+import { configSchema, type Config } from './schema.js';
 import { schemaAt } from './schema-walk.js';
 import { parseYaml } from './source.js';
 import { forEachSecretHolder, validateConfig, validatePartial } from './validate.js';
@@ -112,7 +113,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   if (lines.length === 0) report(await readSecretFiles(config, dir));
   if (lines.length > 0) throw new ConfigProblems(sortLines(dedupe(lines)));
 
-  resolveCaFiles(config, dir);
+  resolveFilePaths(config, dir);
   const imageSources = config.images.map((_, i) => {
     const variable = envOrigin(origins, ['images', i]);
     return variable !== undefined ? `environment ${variable}` : source.line(['images', i]);
@@ -127,8 +128,8 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
  */
 async function readSecretFiles(config: Config, dir: string): Promise<Problem[]> {
   const reads: Promise<Problem | undefined>[] = [];
-  forEachSecretHolder(config, (holder, base) => {
-    for (const key of SECRET_FILE_KEYS) {
+  forEachSecretHolder(config, (holder, base, keys) => {
+    for (const key of keys) {
       const fileKey = `${key}File`;
       const name = holder[fileKey];
       if (typeof name !== 'string') continue;
@@ -156,11 +157,10 @@ async function readSecretFiles(config: Config, dir: string): Promise<Problem[]> 
   return (await Promise.all(reads)).filter((problem): problem is Problem => problem !== undefined);
 }
 
-function resolveCaFiles(config: Config, dir: string): void {
+/** File names in the config (caFile keys) resolve against the config file's folder. */
+function resolveFilePaths(config: Config, dir: string): void {
   for (const registry of config.registries) if (registry.caFile !== undefined) registry.caFile = path.resolve(dir, registry.caFile);
-  for (const notifier of config.notifiers) {
-    if (notifier.type === 'mail' && notifier.tls?.caFile !== undefined) notifier.tls.caFile = path.resolve(dir, notifier.tls.caFile);
-  }
+  for (const notifier of config.notifiers) notifierCatalog.resolvePaths(notifier, dir);
 }
 
 /** `key:` with nothing after it means "not set", as most YAML-configured tools treat it. */

@@ -1,28 +1,18 @@
 /**
  * The single source of the config's shape. TypeScript types come from z.infer, and
- * `herald config schema` prints z.toJSONSchema of the *input* side of this schema.
+ * `herald config schema` prints z.toJSONSchema of the *input* side of this schema. A `notifiers`
+ * entry's shape is its notifier module's (notify/notifiers/<type>.ts), joined into one union by
+ * the list in notify/notifiers/index.ts.
  *
  * Shape only lives here. Checks that need other modules or the whole document (image references,
  * cron expressions, notifier names, duplicate names) are in validate.ts, which reports key paths
  * the loader turns into file:line positions.
  */
 import { z } from 'zod';
-import { parseDuration } from '../util/duration.js';
+import { duration } from '../util/schema.js';
 import { errorMessage } from '../util/errors.js';
 import { EVENT_STATUSES } from '../model/event.js';
-
-/** "30s", "5m", "1h30m", "250ms", or a number of seconds. Parsed to milliseconds. */
-export const duration = z
-  .union([z.string(), z.number()])
-  .describe('duration: 30s, 5m, 1h30m, 250ms, or seconds as a number')
-  .transform((value, ctx) => {
-    try {
-      return parseDuration(value);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: errorMessage(err) });
-      return z.NEVER;
-    }
-  });
+import { notifierCatalog, notifierSchema } from '../notify/notifiers/index.js';
 
 /** A list of regexes; each must compile. Unanchored: matched anywhere in the tag. */
 const regexList = z.array(
@@ -99,67 +89,6 @@ const retrySchema = z
   })
   .strict();
 
-const notifierCommon = {
-  name: z.string().min(1),
-  batch: z.boolean().default(false),
-  templateTitle: z.string().optional(),
-  templateBody: z.string().optional(),
-};
-
-export const mailNotifierSchema = z
-  .object({
-    ...notifierCommon,
-    type: z.literal('mail'),
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535).default(587),
-    secure: z.boolean().default(false),
-    username: z.string().optional(),
-    usernameFile: z.string().optional(),
-    password: z.string().optional(),
-    passwordFile: z.string().optional(),
-    from: z.string().min(3),
-    to: z.array(z.string().min(3)).min(1),
-    tls: z.object({ rejectUnauthorized: z.boolean().default(true), caFile: z.string().optional() }).strict().optional(),
-    timeout: duration.prefault('10s'),
-  })
-  .strict();
-
-/**
- * Where notifications are POSTed: http or https only, so a wrong scheme fails at load, not on every
- * delivery. (Not a URL at all is url()'s one problem, not two.)
- */
-const httpUrl = z
-  .string()
-  .url()
-  .refine((s) => !URL.canParse(s) || /^https?:\/\//i.test(s), 'must be an http:// or https:// URL');
-
-export const webhookNotifierSchema = z
-  .object({
-    ...notifierCommon,
-    type: z.literal('webhook'),
-    url: httpUrl.optional(),
-    urlFile: z.string().optional(),
-    method: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
-    headers: z.record(z.string(), z.string()).default({}),
-    secret: z.string().optional(),
-    secretFile: z.string().optional(),
-    timeout: duration.prefault('10s'),
-  })
-  .strict();
-
-export const slackNotifierSchema = z
-  .object({
-    ...notifierCommon,
-    type: z.literal('slack'),
-    webhookUrl: httpUrl.optional(),
-    webhookUrlFile: z.string().optional(),
-    timeout: duration.prefault('10s'),
-  })
-  .strict();
-
-export const notifierSchema = z.discriminatedUnion('type', [mailNotifierSchema, webhookNotifierSchema, slackNotifierSchema]);
-export type NotifierConfig = z.infer<typeof notifierSchema>;
-
 export const configSchema = z
   .object({
     db: z.object({ path: z.string().min(1).default('./data/herald.db') }).strict().prefault({}),
@@ -198,8 +127,17 @@ export const configSchema = z
 /** The config after parsing: durations in ms, defaults filled in, secrets from *File read in. */
 export type Config = z.infer<typeof configSchema>;
 
-/** Secret keys: each has a `<key>File` twin whose content (minus one trailing newline) is the value. */
-export const SECRET_FILE_KEYS = ['username', 'password', 'secret', 'url', 'webhookUrl', 'token'] as const;
+/**
+ * Secret keys of the config's own sections: each has a `<key>File` twin whose content (minus one
+ * trailing newline) is the value. Each notifier module names its own (see notify/notifier.ts).
+ */
+export const REGISTRY_SECRET_KEYS = ['username', 'password'] as const;
+export const SERVER_SECRET_KEYS = ['token'] as const;
+
+/** Every key name with a `<key>File` twin somewhere in the config. */
+export const SECRET_FILE_KEYS: readonly string[] = [
+  ...new Set([...REGISTRY_SECRET_KEYS, ...SERVER_SECRET_KEYS, ...notifierCatalog.fileTwinKeys]),
+];
 
 export function jsonSchema(): unknown {
   return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });

@@ -9,10 +9,10 @@ import { lazy } from '../util/lazy.js';
 // node-cron is loaded when a schedule is checked, not at import (`check` on a config without one
 // should not pay for it).
 const cron = lazy<typeof import('node-cron')>('node-cron');
-import { checkNotifierConfig } from '../notify/notifiers/index.js';
+import { notifierCatalog } from '../notify/notifiers/index.js';
 import { errorMessage } from '../util/errors.js';
 import { parseReference } from '../model/reference.js';
-import { SECRET_FILE_KEYS, type Config } from './schema.js';
+import { REGISTRY_SECRET_KEYS, SERVER_SECRET_KEYS, type Config } from './schema.js';
 import { quote } from './humanize.js';
 import type { KeyPath, Problem } from './problems.js';
 
@@ -20,16 +20,16 @@ export function validateConfig(config: Config): Problem[] {
   const problems: Problem[] = [];
 
   config.images.forEach((image, i) => {
-    const problem = checkImageName(image.name);
+    const problem = imageNameProblem(image.name);
     if (problem) problems.push({ path: ['images', i, 'name'], message: problem });
   });
 
   if (config.watch.schedule !== undefined) {
-    const problem = checkCron(config.watch.schedule);
+    const problem = cronProblem(config.watch.schedule);
     if (problem) problems.push({ path: ['watch', 'schedule'], message: problem });
   }
   if (config.watch.timezone !== undefined) {
-    const problem = checkTimezone(config.watch.timezone);
+    const problem = timezoneProblem(config.watch.timezone);
     if (problem) problems.push({ path: ['watch', 'timezone'], message: problem });
   }
 
@@ -45,24 +45,19 @@ export function validateConfig(config: Config): Problem[] {
 
   // Templates are compiled here, at load time, so a template error is a config error, not a failed send.
   config.notifiers.forEach((notifier, i) => {
-    for (const p of checkNotifierConfig(notifier)) problems.push({ path: ['notifiers', i, ...p.key.split('.')], message: p.message });
+    for (const p of notifierCatalog.validate(notifier)) problems.push({ path: ['notifiers', i, ...p.key.split('.')], message: p.message });
   });
 
   const notifierNames = config.notifiers.map((n) => n.name);
-  problems.push(...checkNotifierRefs(config.defaults.notifiers, notifierNames, ['defaults', 'notifiers']));
-  config.images.forEach((image, i) => problems.push(...checkNotifierRefs(image.notifiers, notifierNames, ['images', i, 'notifiers'])));
+  problems.push(...notifierRefProblems(config.defaults.notifiers, notifierNames, ['defaults', 'notifiers']));
+  config.images.forEach((image, i) => problems.push(...notifierRefProblems(image.notifiers, notifierNames, ['images', i, 'notifiers'])));
 
   config.notifiers.forEach((notifier, i) => {
-    if (notifier.type === 'webhook' && notifier.url === undefined && notifier.urlFile === undefined) {
-      problems.push({ path: ['notifiers', i], message: 'a webhook notifier needs url or urlFile' });
-    }
-    if (notifier.type === 'slack' && notifier.webhookUrl === undefined && notifier.webhookUrlFile === undefined) {
-      problems.push({ path: ['notifiers', i], message: 'a slack notifier needs webhookUrl or webhookUrlFile' });
-    }
+    for (const message of notifierCatalog.entryProblems(notifier)) problems.push({ path: ['notifiers', i], message });
   });
 
-  forEachSecretHolder(config, (holder, base) => {
-    for (const key of SECRET_FILE_KEYS) {
+  forEachSecretHolder(config, (holder, base, keys) => {
+    for (const key of keys) {
       if (holder[key] !== undefined && holder[`${key}File`] !== undefined) {
         problems.push({ path: [...base, `${key}File`], message: `set either ${key} or ${key}File, not both` });
       }
@@ -82,30 +77,36 @@ export function validatePartial(data: unknown): Problem[] {
   const images = Array.isArray(root.images) ? root.images : [];
   images.forEach((image: unknown, i) => {
     if (!isPlainObject(image) || typeof image.name !== 'string') return;
-    const problem = checkImageName(image.name);
+    const problem = imageNameProblem(image.name);
     if (problem) problems.push({ path: ['images', i, 'name'], message: problem });
   });
   const watch = isPlainObject(root.watch) ? root.watch : {};
   if (typeof watch.schedule === 'string') {
-    const problem = checkCron(watch.schedule);
+    const problem = cronProblem(watch.schedule);
     if (problem) problems.push({ path: ['watch', 'schedule'], message: problem });
   }
   if (typeof watch.timezone === 'string') {
-    const problem = checkTimezone(watch.timezone);
+    const problem = timezoneProblem(watch.timezone);
     if (problem) problems.push({ path: ['watch', 'timezone'], message: problem });
   }
   return problems;
 }
 
 
-/** Sections that may hold secrets with *File twins: every registry and notifier, and the server. */
-export function forEachSecretHolder(config: Config, visit: (holder: Record<string, unknown>, path: KeyPath) => void): void {
-  config.registries.forEach((registry, i) => visit(registry, ['registries', i]));
-  config.notifiers.forEach((notifier, i) => visit(notifier, ['notifiers', i]));
-  visit(config.server, ['server']);
+/**
+ * Sections that may hold secrets with *File twins (every registry and notifier, and the server),
+ * each with the keys that have a twin there.
+ */
+export function forEachSecretHolder(
+  config: Config,
+  visit: (holder: Record<string, unknown>, path: KeyPath, keys: readonly string[]) => void,
+): void {
+  config.registries.forEach((registry, i) => visit(registry, ['registries', i], REGISTRY_SECRET_KEYS));
+  config.notifiers.forEach((notifier, i) => visit(notifier, ['notifiers', i], notifierCatalog.twinKeysOf(notifier)));
+  visit(config.server, ['server'], SERVER_SECRET_KEYS);
 }
 
-export function checkImageName(name: string): string | undefined {
+export function imageNameProblem(name: string): string | undefined {
   try {
     parseReference(name);
     return undefined;
@@ -114,7 +115,7 @@ export function checkImageName(name: string): string | undefined {
   }
 }
 
-export function checkNotifierRefs(refs: readonly string[] | undefined, known: readonly string[], path: KeyPath): Problem[] {
+export function notifierRefProblems(refs: readonly string[] | undefined, known: readonly string[], path: KeyPath): Problem[] {
   const problems: Problem[] = [];
   (refs ?? []).forEach((name, j) => {
     if (known.includes(name)) return;
@@ -127,7 +128,7 @@ export function checkNotifierRefs(refs: readonly string[] | undefined, known: re
 const CRON_FIELDS: Record<string, string> = { second: 'seconds', minute: 'minute', hour: 'hour', dayOfMonth: 'day-of-month', month: 'month', dayOfWeek: 'day-of-week' };
 
 /** Cron with 5 fields (minute hour day month weekday) or 6 (seconds first), as node-cron runs it. */
-export function checkCron(expression: string): string | undefined {
+export function cronProblem(expression: string): string | undefined {
   const fields = expression.trim().split(/\s+/).filter(Boolean);
   if (fields.length !== 5 && fields.length !== 6) {
     return `invalid cron expression ${quote(expression)}: expected 5 fields (minute hour day month weekday) or 6 with seconds first, found ${fields.length}`;
@@ -147,7 +148,7 @@ export function checkCron(expression: string): string | undefined {
   }
 }
 
-export function checkTimezone(zone: string): string | undefined {
+export function timezoneProblem(zone: string): string | undefined {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
     return undefined;

@@ -3,7 +3,7 @@
  * the same transaction as the events and nothing routed can be lost by a crash after it.
  */
 import { randomUUID } from 'node:crypto';
-import type { NotifierConfig } from '../config/schema.js';
+import type { NotifierBaseConfig } from './notifier.js';
 import type { WatchedImage } from '../model/image.js';
 import type { HeraldEvent } from '../model/event.js';
 
@@ -28,7 +28,7 @@ export function shouldNotify(item: RoutedEvent, firstCheckNotify: boolean): bool
 
 export function planDeliveries(
   items: readonly RoutedEvent[],
-  notifiers: readonly Pick<NotifierConfig, 'name' | 'batch'>[],
+  notifiers: readonly Pick<NotifierBaseConfig, 'name' | 'batch'>[],
   firstCheckNotify: boolean,
 ): PlannedDelivery[] {
   const out: PlannedDelivery[] = [];

@@ -4,7 +4,7 @@
  *
  * Template context. Every template gets:
  *   events  the delivery's events (one, or a run's events for batch notifiers), each with every
- *           field of the event contract plus `link` (see eventLink)
+ *           field of HeraldEvent (model/event.ts) plus `link` (see eventLink)
  *   count   events.size
  * and, when the delivery holds exactly one event, that event's fields (and `link`) at the top
  * level too, so `{{ image }}` works in the common case and `{% for e in events %}` always works.

@@ -3,14 +3,19 @@ import { pino, type Logger } from 'pino';
 export type { Logger };
 
 /**
- * Key names whose values are secrets wherever they appear in a logged object. pino's redact takes
- * paths, so each name is listed at the top level and up to three levels deep.
+ * Key names whose values are secrets wherever they appear in a logged object, whoever logs it.
+ * Names that only some config section uses (a notifier's webhookUrl) come from the caller.
  */
-const SECRET_KEYS = [
+const BASE_SECRET_KEYS = [
   'password', 'token', 'secret', 'authorization', 'Authorization', 'auth', 'identitytoken',
-  'access_token', 'refresh_token', 'webhookUrl', 'headers', 'passwordFile', 'cookie',
+  'access_token', 'refresh_token', 'headers', 'passwordFile', 'cookie',
 ];
-const redactPaths = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
+
+/** pino's redact takes paths, so each name is listed at the top level and up to three levels deep. */
+function redactPaths(extra: readonly string[]): string[] {
+  const keys = [...new Set([...BASE_SECRET_KEYS, ...extra])];
+  return keys.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
+}
 
 /** Replaces the user:password part of any URL in a string with "***". */
 export function maskUrlCredentials(text: string): string {
@@ -23,6 +28,8 @@ export interface LogOptions {
   pretty?: boolean;
   /** Destination stream; default stderr (stdout is for command output). */
   destination?: NodeJS.WritableStream;
+  /** More key names to redact, besides the generic ones (authorization, cookie, password, token…). */
+  secretKeys?: readonly string[];
 }
 
 export function createLogger(opts: LogOptions = {}): Logger {
@@ -31,7 +38,7 @@ export function createLogger(opts: LogOptions = {}): Logger {
   const base = {
     level,
     base: undefined,
-    redact: { paths: redactPaths, censor: '[redacted]' },
+    redact: { paths: redactPaths(opts.secretKeys ?? []), censor: '[redacted]' },
     hooks: {
       // The message and any string arguments: mask user:password@ in URLs there too.
       logMethod(this: Logger, args: unknown[], method: (...a: unknown[]) => void) {

@@ -3,11 +3,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { notifierSchema } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/util/log.js';
 import { closeHttpAgent } from '../../src/notify/http.js';
 import { NotifyError, type Notifier } from '../../src/notify/notifier.js';
-import { createNotifier, sampleEvent } from '../../src/notify/notifiers/index.js';
+import { createNotifier, notifierSchema, sampleEvent } from '../../src/notify/notifiers/index.js';
 import type { HeraldEvent } from '../../src/model/event.js';
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
 import { startSlackSink, validateSlackPayload, type SlackSink } from '../fixtures/slack-sink.js';

@@ -1,27 +1,24 @@
 /**
- * The one table of notifier types. Adding a notifier: write its file, add a line here.
+ * The one list of notifier types. Adding a notifier: write notifiers/<type>.ts with defineNotifier,
+ * add it here. The config's schema, its *File secrets and path keys, its checks and the log
+ * redaction all come from this list (through catalogOf).
  */
-import type { NotifierConfig } from '../../config/schema.js';
+import type { z } from 'zod';
 import { newEventId, type HeraldEvent } from '../../model/event.js';
+import { catalogOf } from '../catalog.js';
 import { mailModule } from './mail.js';
-import type { ConfigProblem, Notifier, NotifierContext, NotifierModule } from '../notifier.js';
 import { slackModule } from './slack.js';
 import { webhookModule } from './webhook.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry is typed by its own module
-export const notifierModules: Record<NotifierConfig['type'], NotifierModule<any>> = {
-  mail: mailModule,
-  webhook: webhookModule,
-  slack: slackModule,
-};
+export const notifierModules = [mailModule, webhookModule, slackModule] as const;
 
-export function createNotifier(config: NotifierConfig, ctx: NotifierContext): Notifier {
-  return notifierModules[config.type].create(config, ctx);
-}
+export const notifierCatalog = catalogOf(notifierModules);
 
-export function checkNotifierConfig(config: NotifierConfig): ConfigProblem[] {
-  return notifierModules[config.type].check(config);
-}
+/** A `notifiers` entry of the config: the union of the modules' schemas. */
+export const notifierSchema = notifierCatalog.schema;
+export type NotifierConfig = z.output<typeof notifierSchema>;
+
+export const createNotifier = notifierCatalog.create;
 
 /** A realistic sample event for `herald notify test`. */
 export function sampleEvent(): HeraldEvent {

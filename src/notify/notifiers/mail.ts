@@ -5,16 +5,37 @@
  */
 import { accessSync, constants, readFileSync } from 'node:fs';
 import type { Transporter } from 'nodemailer';
-import type { NotifierConfig } from '../../config/schema.js';
-import { NotifyError, safeMessage, type ConfigProblem, type Notifier, type NotifierModule } from '../notifier.js';
+import { z } from 'zod';
+import { duration } from '../../util/schema.js';
+import { NotifyError, defineNotifier, notifierCommon, safeMessage, type ConfigProblem, type Notifier } from '../notifier.js';
 import { DEFAULT_BODY, DEFAULT_MAIL_TITLE, compileTemplate, renderTemplate, templateProblems } from '../template.js';
 
-type MailConfig = Extract<NotifierConfig, { type: 'mail' }>;
+export const mailSchema = z
+  .object({
+    ...notifierCommon,
+    type: z.literal('mail'),
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(587),
+    secure: z.boolean().default(false),
+    username: z.string().optional(),
+    usernameFile: z.string().optional(),
+    password: z.string().optional(),
+    passwordFile: z.string().optional(),
+    from: z.string().min(3),
+    to: z.array(z.string().min(3)).min(1),
+    tls: z.object({ rejectUnauthorized: z.boolean().default(true), caFile: z.string().optional() }).strict().optional(),
+    timeout: duration.prefault('10s'),
+  })
+  .strict();
 
-export const mailModule: NotifierModule<MailConfig> = {
-  type: 'mail',
+export const mailModule = defineNotifier({
+  schema: mailSchema,
+  secretKeys: ['password'],
+  // A username may come from a usernameFile like the password, but it is no secret to hide in logs.
+  fileTwinKeys: ['username'],
+  pathKeys: ['tls.caFile'],
 
-  check(config): ConfigProblem[] {
+  validate(config): ConfigProblem[] {
     const problems = templateProblems([
       ['templateTitle', config.templateTitle, 'text'],
       ['templateBody', config.templateBody, 'text'],
@@ -96,7 +117,7 @@ export const mailModule: NotifierModule<MailConfig> = {
       },
     };
   },
-};
+});
 
 /** SMTP 5xx and refused authentication are permanent; 4xx, network errors and timeouts are not. */
 function mailError(label: string, err: unknown, secrets: Array<string | undefined>): NotifyError {

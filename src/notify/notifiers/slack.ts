@@ -3,17 +3,26 @@
  * (header ≤ 150 chars, section text ≤ 3000, ≤ 50 blocks). The webhook URL is a secret: messages
  * show its origin only.
  */
+import { z } from 'zod';
 import { oneLine } from '../../util/text.js';
-import type { NotifierConfig } from '../../config/schema.js';
+import { duration, httpUrl } from '../../util/schema.js';
 import type { HeraldEvent } from '../../model/event.js';
 import { httpSend, statusError } from '../http.js';
-import { NotifyError, type ConfigProblem, type Notifier, type NotifierModule } from '../notifier.js';
+import { NotifyError, defineNotifier, notifierCommon, type ConfigProblem, type Notifier } from '../notifier.js';
 import {
   DEFAULT_TITLE, compileTemplate, escapeMrkdwn, eventLink, renderTemplate, templateProblems, type CompiledTemplate,
 } from '../template.js';
 import { shortDigest } from '../../model/digest.js';
 
-type SlackConfig = Extract<NotifierConfig, { type: 'slack' }>;
+export const slackSchema = z
+  .object({
+    ...notifierCommon,
+    type: z.literal('slack'),
+    webhookUrl: httpUrl.optional(),
+    webhookUrlFile: z.string().optional(),
+    timeout: duration.prefault('10s'),
+  })
+  .strict();
 
 const HEADER_MAX = 150;
 const SECTION_MAX = 3000;
@@ -33,10 +42,15 @@ export interface SlackTemplates {
   body?: CompiledTemplate;
 }
 
-export const slackModule: NotifierModule<SlackConfig> = {
-  type: 'slack',
+export const slackModule = defineNotifier({
+  schema: slackSchema,
+  secretKeys: ['webhookUrl'],
 
-  check(config): ConfigProblem[] {
+  entryProblems(config) {
+    return config.webhookUrl === undefined && config.webhookUrlFile === undefined ? ['a slack notifier needs webhookUrl or webhookUrlFile'] : [];
+  },
+
+  validate(config): ConfigProblem[] {
     return templateProblems([
       ['templateTitle', config.templateTitle, 'text'],
       ['templateBody', config.templateBody, 'mrkdwn'],
@@ -68,7 +82,7 @@ export const slackModule: NotifierModule<SlackConfig> = {
       },
     };
   },
-};
+});
 
 export function slackPayload(events: readonly HeraldEvent[], templates: SlackTemplates): SlackPayload {
   const title = oneLine(renderTemplate(templates.title, events)) || `${events.length} image events`;

@@ -4,17 +4,39 @@
  * is configured.
  */
 import { createHmac } from 'node:crypto';
-import type { NotifierConfig } from '../../config/schema.js';
+import { z } from 'zod';
+import { duration, httpUrl } from '../../util/schema.js';
 import { httpSend, statusError } from '../http.js';
-import { NotifyError, type ConfigProblem, type Notifier, type NotifierModule } from '../notifier.js';
+import { NotifyError, defineNotifier, notifierCommon, type ConfigProblem, type Notifier } from '../notifier.js';
 
-type WebhookConfig = Extract<NotifierConfig, { type: 'webhook' }>;
+export const webhookSchema = z
+  .object({
+    ...notifierCommon,
+    type: z.literal('webhook'),
+    url: httpUrl.optional(),
+    urlFile: z.string().optional(),
+    method: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
+    headers: z.record(z.string(), z.string()).default({}),
+    secret: z.string().optional(),
+    secretFile: z.string().optional(),
+    timeout: duration.prefault('10s'),
+  })
+  .strict();
 
-export const webhookModule: NotifierModule<WebhookConfig> = {
-  type: 'webhook',
+export const webhookModule = defineNotifier({
+  schema: webhookSchema,
+  secretKeys: ['secret'],
+  // The URL may hold a token, hence urlFile. It is not redacted by name: log lines call every
+  // request URL `url` (registry requests, with credentials masked), and this notifier's own
+  // messages show the URL's origin only.
+  fileTwinKeys: ['url'],
 
-  check(config): ConfigProblem[] {
-    // The body is the contract's event JSON; a template here would silently do nothing.
+  entryProblems(config) {
+    return config.url === undefined && config.urlFile === undefined ? ['a webhook notifier needs url or urlFile'] : [];
+  },
+
+  validate(config): ConfigProblem[] {
+    // The body is always the events as JSON; a template here would silently do nothing.
     return (['templateTitle', 'templateBody'] as const)
       .filter((key) => config[key] !== undefined)
       .map((key) => ({ key, message: 'webhook notifiers send the events as JSON; templates are not used' }));
@@ -50,4 +72,4 @@ export const webhookModule: NotifierModule<WebhookConfig> = {
       },
     };
   },
-};
+});

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { NotifierConfig } from '../../../src/config/schema.js';
 import { maskUrl } from '../../../src/notify/http.js';
 import { htmlFromText } from '../../../src/notify/notifiers/mail.js';
-import { checkNotifierConfig, sampleEvent } from '../../../src/notify/notifiers/index.js';
+import { notifierCatalog, sampleEvent, type NotifierConfig } from '../../../src/notify/notifiers/index.js';
 import { slackPayload, truncateMrkdwn } from '../../../src/notify/notifiers/slack.js';
 import {
   DEFAULT_BODY, DEFAULT_MAIL_TITLE, DEFAULT_TITLE, compileTemplate, eventLink, renderTemplate, templateContext,
@@ -129,24 +128,24 @@ describe('template checks at config load', () => {
     ({ name: 'm', type: 'mail', batch: false, host: 'h', port: 25, secure: false, from: 'a@b.c', to: ['d@e.f'], timeout: 1000, ...extra }) as NotifierConfig;
 
   it('reports unknown filters, file tags and syntax errors with their key', () => {
-    expect(checkNotifierConfig(mail({ templateTitle: '{{ image | shout }}' }))).toEqual([
+    expect(notifierCatalog.validate(mail({ templateTitle: '{{ image | shout }}' }))).toEqual([
       { key: 'templateTitle', message: expect.stringMatching(/undefined filter: shout/) as unknown as string },
     ]);
-    expect(checkNotifierConfig(mail({ templateBody: "{% include 'herald.yml' %}" }))[0]?.key).toBe('templateBody');
-    expect(checkNotifierConfig(mail({ templateBody: '{% render "x" %}' }))).toHaveLength(1);
-    expect(checkNotifierConfig(mail({ templateBody: '{% if status %}open' }))[0]?.message).toMatch(/^invalid template: .*line:1/);
-    expect(checkNotifierConfig(mail({ templateTitle: '{{ image | upcase }}', templateBody: '{{ created | date: "%Y" }}' }))).toEqual([]);
-    expect(checkNotifierConfig(mail({ tls: { rejectUnauthorized: true, caFile: '/nonexistent/ca.pem' } }))).toEqual([
+    expect(notifierCatalog.validate(mail({ templateBody: "{% include 'herald.yml' %}" }))[0]?.key).toBe('templateBody');
+    expect(notifierCatalog.validate(mail({ templateBody: '{% render "x" %}' }))).toHaveLength(1);
+    expect(notifierCatalog.validate(mail({ templateBody: '{% if status %}open' }))[0]?.message).toMatch(/^invalid template: .*line:1/);
+    expect(notifierCatalog.validate(mail({ templateTitle: '{{ image | upcase }}', templateBody: '{{ created | date: "%Y" }}' }))).toEqual([]);
+    expect(notifierCatalog.validate(mail({ tls: { rejectUnauthorized: true, caFile: '/nonexistent/ca.pem' } }))).toEqual([
       { key: 'tls.caFile', message: 'cannot read /nonexistent/ca.pem' },
     ]);
   });
 
   it('checks slack templates and refuses templates on webhooks', () => {
     const slack = { name: 's', type: 'slack', batch: false, timeout: 1000, webhookUrl: 'https://hooks.slack.com/services/T/B/x' } as NotifierConfig;
-    expect(checkNotifierConfig({ ...slack, templateBody: '{{ image | nope }}' } as NotifierConfig)[0]?.key).toBe('templateBody');
-    expect(checkNotifierConfig({ ...slack, templateBody: '*{{ image }}*' } as NotifierConfig)).toEqual([]);
+    expect(notifierCatalog.validate({ ...slack, templateBody: '{{ image | nope }}' } as NotifierConfig)[0]?.key).toBe('templateBody');
+    expect(notifierCatalog.validate({ ...slack, templateBody: '*{{ image }}*' } as NotifierConfig)).toEqual([]);
     const hook = { name: 'w', type: 'webhook', batch: false, method: 'POST', headers: {}, timeout: 1000, url: 'http://x/', templateBody: 'x' } as NotifierConfig;
-    expect(checkNotifierConfig(hook).map((p) => p.key)).toEqual(['templateBody']);
+    expect(notifierCatalog.validate(hook).map((p) => p.key)).toEqual(['templateBody']);
   });
 
   it('runs no code and sees only own properties', () => {

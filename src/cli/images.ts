@@ -6,8 +6,8 @@ import { Store } from '../store/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import { imageArgument, loadFromOptions, print, printJson, shortDigest, table, type CommandOptions } from './context.js';
 
+/** `images list` and `images inspect`; remove and prune have only the common options. */
 export interface ImagesOptions extends CommandOptions {
-  /** list and inspect */
   json?: boolean;
 }
 
@@ -77,7 +77,7 @@ export async function inspect(ref: string, opts: ImagesOptions): Promise<number>
   }
 }
 
-export async function remove(ref: string, opts: ImagesOptions): Promise<number> {
+export async function remove(ref: string, opts: CommandOptions): Promise<number> {
   const image = imageArgument(ref);
   const store = openStore(await loadFromOptions(opts));
   try {
@@ -93,7 +93,7 @@ export async function remove(ref: string, opts: ImagesOptions): Promise<number> 
   }
 }
 
-export async function prune(opts: ImagesOptions): Promise<number> {
+export async function prune(opts: CommandOptions): Promise<number> {
   const loaded = await loadFromOptions(opts);
   const images = await resolveImages(loaded);
   const watched = new Set(images.map((i) => stateKey(i.ref.name, i.platform)));

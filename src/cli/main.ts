@@ -87,12 +87,12 @@ export function buildProgram(): Command {
     .description('forget the stored state of one image (its next check is a first check)')
     .argument('<ref>', 'image reference')
     .addOption(configOption())
-    .action(runOnRef<ImagesOptions>(async () => (await import('./images.js')).remove));
+    .action(runOnRef<CommandOptions>(async () => (await import('./images.js')).remove));
   images
     .command('prune')
     .description('forget the state of images no longer in the config')
     .addOption(configOption())
-    .action(run<ImagesOptions>(async () => (await import('./images.js')).prune));
+    .action(run<CommandOptions>(async () => (await import('./images.js')).prune));
 
   program
     .command('events')

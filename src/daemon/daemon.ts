@@ -16,7 +16,8 @@ import type { Logger } from '../util/log.js';
 import type { Outbox } from '../notify/outbox.js';
 import type { Metrics } from '../server/metrics.js';
 import { health, MIN_FREE_BYTES, type RunHistory } from '../server/health.js';
-import { ListenError, startServer, type HeraldServer, type ServerContext } from '../server/http.js';
+import type { ServerContext } from '../server/http.js';
+import { HttpEndpoint } from './endpoint.js';
 import { Parts } from './parts.js';
 
 /** Whole shutdown budget (the contract allows 10 s): in-flight checks get part of it, the last delivery pass the rest. */
@@ -40,14 +41,12 @@ export interface DaemonOptions {
 
 export type ReloadOutcome = 'reloaded' | 'rejected' | 'skipped';
 
-/** What a started daemon holds; reload() swaps its config, scheduler and server. */
+/** What a started daemon holds; reload() swaps its config and scheduler, and moves its server. */
 interface Live {
   loaded: LoadedConfig;
   parts: Parts & { readonly metrics: Metrics };
   scheduler: Scheduler;
-  server: HeraldServer | undefined;
-  /** What the HTTP server asks; the same object across reloads and server moves. */
-  context: ServerContext;
+  http: HttpEndpoint;
 }
 
 export class Daemon {
@@ -76,7 +75,7 @@ export class Daemon {
 
   /** host:port the HTTP server is bound to, when it is listening. */
   get address(): string | undefined {
-    return this.live?.server?.address;
+    return this.live?.http.address;
   }
 
   /** Loads the config, opens the parts and the HTTP server, starts the outbox and the scheduler. Throws a ConfigError (exit 2) for a config serve cannot run. */
@@ -94,18 +93,18 @@ export class Daemon {
     const loaded = await this.opts.loadConfig();
     requireSchedule(loaded);
     const parts = await Parts.open(loaded, { writer: 'serve', logger: this.logger, metrics: true });
-    const live: Live = { loaded, parts, scheduler: this.schedulerFor(loaded), server: undefined, context: this.serverContext(parts) };
+    const live: Live = { loaded, parts, scheduler: this.schedulerFor(loaded), http: new HttpEndpoint(this.serverContext(parts), this.logger) };
     // Set before the server listens: a POST /api/check may come as soon as it does.
     this.live = live;
     try {
-      live.server = await listen(loaded.config.server.listen, live.context);
+      await live.http.open(loaded.config.server.listen);
     } catch (err) {
       this.live = undefined;
       await parts.close(CLOSE_MS);
       throw err;
     }
     this.phase = 'running';
-    this.logger.info({ config: loaded.file, db: loaded.config.db.path, pid: process.pid, http: live.server?.address ?? null }, 'herald serve started');
+    this.logger.info({ config: loaded.file, db: loaded.config.db.path, pid: process.pid, http: live.http.address ?? null }, 'herald serve started');
     parts.outbox.start();
     live.scheduler.start();
     // A stop asked for during start-up comes next; a run now would only be abandoned.
@@ -120,7 +119,7 @@ export class Daemon {
    */
   async reload(): Promise<ReloadOutcome> {
     if (this.phase === 'starting') await this.starting?.catch(() => undefined);
-    if (this.phase !== 'running' || this.reloading !== undefined) return 'skipped';
+    if (this.phase !== 'running' || this.stopping !== undefined || this.reloading !== undefined) return 'skipped';
     this.reloading = this.swapConfig(this.current).finally(() => {
       this.reloading = undefined;
     });
@@ -135,11 +134,12 @@ export class Daemon {
       // A stop came while the file was read: leave everything as it is for the stop to take down.
       if (this.phase !== 'running') return 'skipped';
       outbox = live.parts.outboxFor(next);
-      await this.moveServer(live, live.loaded.config.server.listen, next.config.server.listen);
+      await live.http.move(live.loaded.config.server.listen, next.config.server.listen);
       await live.scheduler.stop(CHECKS_GRACE_MS);
       await live.parts.outbox.stop(Date.now() + RELOAD_FLUSH_MS);
-      await live.parts.use(next, outbox);
-      outbox = undefined;
+      const incoming = outbox;
+      outbox = undefined; // the parts' to close from now on
+      await live.parts.use(next, incoming);
       live.loaded = next;
       live.parts.outbox.start();
       live.scheduler = this.schedulerFor(next);
@@ -150,27 +150,6 @@ export class Daemon {
       await outbox?.close();
       this.logger.error(`config reload rejected, keeping the running config: ${errorMessage(err)}`);
       return 'rejected';
-    }
-  }
-
-  /**
-   * A reload that changes server.listen moves the server: the old socket is closed, then the new one
-   * opened (both may use the same port on different addresses). If the new one cannot be opened, the
-   * old one is opened again and the reload is rejected. A token change needs nothing: the token is
-   * read per request.
-   */
-  private async moveServer(live: Live, before: string | undefined, after: string | undefined): Promise<void> {
-    if (before === after) return;
-    await live.server?.close();
-    live.server = undefined;
-    try {
-      live.server = await listen(after, live.context);
-    } catch (err) {
-      live.server = await listen(before, live.context).catch((again: unknown) => {
-        this.logger.error(`HTTP server stays off until a reload or restart: ${errorMessage(again)}`);
-        return undefined;
-      });
-      throw err;
     }
   }
 
@@ -204,8 +183,7 @@ export class Daemon {
     await this.reloading;
     try {
       // No new API requests (a POST /api/check now would start a run about to be abandoned).
-      await live.server?.close();
-      live.server = undefined;
+      await live.http.close();
       const outcome = await live.scheduler.stop(Math.max(0, Math.min(CHECKS_GRACE_MS, deadline - Date.now())));
       if (outcome === 'abandoned') this.logger.warn('in-flight run abandoned; its changes will be found again by the next run');
       const flushed = await live.parts.outbox.stop(deadline);
@@ -220,8 +198,7 @@ export class Daemon {
 
   /** One run, as the scheduler starts it; recorded for /healthz and /metrics. */
   private async run(signal: AbortSignal): Promise<void> {
-    const live = this.current;
-    const { runs } = this;
+    const { current: live, runs } = this;
     runs.running = true;
     runs.startedAt = this.now();
     const t0 = performance.now();
@@ -247,7 +224,7 @@ export class Daemon {
     return new Scheduler({ schedule: watch.schedule!, timezone: watch.timezone, jitterMs: watch.jitter, logger: this.logger, run: (signal) => this.run(signal) });
   }
 
-  /** The state of a started daemon; the scheduler and the HTTP server only call in once there is one. */
+  /** The scheduler and the HTTP server only call in once the daemon is started. */
   private get current(): Live {
     if (this.live === undefined) throw new Error('the daemon is not started');
     return this.live;
@@ -278,17 +255,6 @@ export class Daemon {
         return 'started';
       },
     };
-  }
-}
-
-/** Opens the HTTP server when an address is configured; an address it cannot listen on is the config's fault (exit 2). */
-async function listen(address: string | undefined, ctx: ServerContext): Promise<HeraldServer | undefined> {
-  if (address === undefined) return undefined;
-  try {
-    return await startServer(address, ctx);
-  } catch (err) {
-    if (err instanceof ListenError) throw new ConfigError(err.message);
-    throw err;
   }
 }
 

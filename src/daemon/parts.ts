@@ -74,7 +74,8 @@ export class Parts {
 
   /**
    * Puts `loaded` in force: `outbox` (from outboxFor) replaces the current one, which the caller has
-   * stopped, and a new client replaces the current one when the registries changed.
+   * stopped, and a new client replaces the current one when the registries changed. Never throws: a
+   * reload that got this far has stopped the scheduler, and must get to starting it again.
    */
   async use(loaded: LoadedConfig, outbox: Outbox): Promise<void> {
     const previous = this.currentOutbox;
@@ -85,7 +86,7 @@ export class Parts {
       const old = this.currentClient;
       this.currentClient = this.clientFor(loaded);
       this.registries = registries;
-      await old.close();
+      await old.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the previous registry client failed'));
     }
   }
 

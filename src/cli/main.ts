@@ -33,6 +33,7 @@ function run<T extends CommandOptions>(load: () => Promise<Action<T>>): (this: C
   return invoke<T>(async (opts) => (await load())(opts));
 }
 
+/** For commands with a required <ref> argument: commander refuses the command line without it. */
 function runOnRef<T extends CommandOptions>(load: () => Promise<ActionOnRef<T>>): (this: Command) => Promise<void> {
   return invoke<T>(async (opts, [ref]) => (await load())(ref!, opts));
 }

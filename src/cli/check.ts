@@ -1,24 +1,26 @@
-import { RegistryClient } from '../registry/client.js';
 import { runOnce, type RunOptions } from '../watch/run.js';
 import { UsageError, UserError } from '../util/errors.js';
 import { resolveImages } from '../config/images.js';
 import { parseReference, repositoryKey } from '../model/reference.js';
 import type { LoadedConfig } from '../config/load.js';
-import { closeHttpAgent } from '../notify/http.js';
+import { Parts } from '../daemon/parts.js';
+import { imageArgument, loadFromOptions, loggerFor, print, printJson, shortDigest, table, type CommandOptions } from './context.js';
 
 /** check waits out a receiver's Retry-After up to this long; longer ones stay pending for later. */
 const INLINE_RETRY_AFTER_MS = 10_000;
-import { imageArgument, loadFromOptions, loggerFor, openDispatcher, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';
+
+export interface CheckOptions extends CommandOptions {
+  json?: boolean;
+  image?: string;
+}
 
 /** `herald check`: one run now, then exit. 0 all ok and nothing undelivered; 1 otherwise. */
-export async function check(...args: unknown[]): Promise<number> {
-  const opts = optionsOf(args);
+export async function check(opts: CheckOptions): Promise<number> {
   const logger = loggerFor(opts);
   const loaded = await loadFromOptions(opts);
   const only = opts.image === undefined ? undefined : imageArgument(opts.image);
-  const store = openStore(loaded, 'check');
-  const client = new RegistryClient({ registries: loaded.config.registries, logger });
-  const dispatcher = await openDispatcher(loaded, store, logger);
+  const parts = await Parts.open(loaded, { writer: 'check', logger });
+  const { store, client, outbox } = parts;
   try {
     const one = only === undefined ? undefined : await oneImage(loaded, only);
     const { report, omittedFailures } = await runOnce({ loaded, store, client, logger }, one?.options ?? {});
@@ -35,7 +37,7 @@ export async function check(...args: unknown[]): Promise<number> {
     // One delivery pass: this run's notifications and whatever earlier runs left pending and due.
     // pending counts everything still waiting in the outbox (this run's and earlier ones'); failed
     // counts what failed for good in this pass, so one old failure does not fail every later check.
-    const { sent, failed: failedNow } = await dispatcher.drain({ inlineRetryAfterMs: INLINE_RETRY_AFTER_MS });
+    const { sent, failed: failedNow } = await outbox.drain({ inlineRetryAfterMs: INLINE_RETRY_AFTER_MS });
     const { pending } = store.deliveries.counts();
     const checkReport = { ...report, deliveries: { sent, pending, failed: failedNow } };
     if (opts.json) printJson(checkReport);
@@ -56,10 +58,7 @@ export async function check(...args: unknown[]): Promise<number> {
     const failed = report.images.some((i) => i.status === 'error');
     return failed || pending > 0 || failedNow > 0 ? 1 : 0;
   } finally {
-    await dispatcher.close();
-    await closeHttpAgent();
-    await client.close();
-    store.close();
+    await parts.close();
   }
 }
 

@@ -2,10 +2,11 @@ import { jsonSchema } from '../config/schema.js';
 import { findConfigFile, loadConfig } from '../config/load.js';
 import { resolveImages } from '../config/images.js';
 import { ConfigError } from '../util/errors.js';
-import { optionsOf, print, printJson } from './context.js';
+import { print, printJson, type CommandOptions } from './context.js';
 
-export async function validate(...args: unknown[]): Promise<number> {
-  const opts = optionsOf(args);
+export type ValidateOptions = CommandOptions;
+
+export async function validate(opts: ValidateOptions): Promise<number> {
   try {
     const file = findConfigFile(opts.config);
     const loaded = await loadConfig(file);

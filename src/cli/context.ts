@@ -1,24 +1,15 @@
-/** What the commands share: find and load the config, make the logger, open the store and client. */
-import type { Command } from 'commander';
+/** What the commands share: their common options, the config and logger they ask for, and printing. */
 import { createLogger, type Logger } from '../util/log.js';
 import { findConfigFile, loadConfig, type LoadedConfig } from '../config/load.js';
 import { notifierCatalog } from '../notify/notifiers/index.js';
-import { Store } from '../store/index.js';
 import { parseReference } from '../model/reference.js';
 export { shortDigest } from '../model/digest.js';
 import { UsageError } from '../util/errors.js';
-import type { GlobalOptions } from './main.js';
 
-export interface CommandOptions extends GlobalOptions {
-  json?: boolean;
-  image?: string;
-  limit?: string;
-}
-
-/** commander passes the command as the last action argument; its opts merged with the globals. */
-export function optionsOf(args: unknown[]): CommandOptions {
-  const cmd = args[args.length - 1] as Command;
-  return cmd.optsWithGlobals<CommandOptions>();
+/** The options every command has: `-c/--config` (per command) and the global `--log-level`. Each command's own options extend these. */
+export interface CommandOptions {
+  config?: string;
+  logLevel?: string;
 }
 
 export function loggerFor(opts: CommandOptions): Logger {
@@ -27,11 +18,6 @@ export function loggerFor(opts: CommandOptions): Logger {
 
 export async function loadFromOptions(opts: CommandOptions): Promise<LoadedConfig> {
   return loadConfig(findConfigFile(opts.config));
-}
-
-/** `writer`: the command runs checks and sends notifications, so it takes the writer lock. */
-export function openStore(loaded: LoadedConfig, writer?: 'serve' | 'check'): Store {
-  return Store.open(loaded.config.db.path, writer !== undefined ? { writer } : {});
 }
 
 /** Writes command output to stdout. */
@@ -48,18 +34,6 @@ export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   return [line(header), ...rows.map(line)].join('\n');
-}
-
-/** The configured notifiers, and the dispatcher that sends the outbox through them. */
-export async function openDispatcher(
-  loaded: LoadedConfig,
-  store: Store,
-  logger: Logger,
-  onAttempt?: import('../notify/outbox.js').DispatcherOptions['onAttempt'],
-): Promise<import('../notify/outbox.js').Dispatcher> {
-  const [{ createNotifier }, { Dispatcher }] = await Promise.all([import('../notify/notifiers/index.js'), import('../notify/outbox.js')]);
-  const notifiers = loaded.config.notifiers.map((n) => createNotifier(n, { logger }));
-  return new Dispatcher({ store, notifiers, retry: loaded.config.notify.retry, logger, ...(onAttempt ? { onAttempt } : {}) });
 }
 
 /** An image given on the command line, normalized; a bad reference is a usage error (exit 2). */

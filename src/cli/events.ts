@@ -1,14 +1,21 @@
 import { UsageError } from '../util/errors.js';
 import { deliveryView, type Delivery } from '../store/deliveries.js';
 import { formatDuration } from '../util/duration.js';
-import { imageArgument, loadFromOptions, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';
+import { Store } from '../store/index.js';
+import { imageArgument, loadFromOptions, print, printJson, shortDigest, table, type CommandOptions } from './context.js';
 
-export async function events(...args: unknown[]): Promise<number> {
-  const opts = optionsOf(args);
-  const limit = Number(opts.limit ?? '20');
+export interface EventsOptions extends CommandOptions {
+  json?: boolean;
+  /** As typed; commander's default is '20'. */
+  limit: string;
+  image?: string;
+}
+
+export async function events(opts: EventsOptions): Promise<number> {
+  const limit = Number(opts.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer, got "${opts.limit}"`);
   const image = opts.image === undefined ? undefined : imageArgument(opts.image);
-  const store = openStore(await loadFromOptions(opts));
+  const store = Store.open((await loadFromOptions(opts)).config.db.path);
   try {
     const list = store.events.recent(limit, image);
     if (opts.json) {

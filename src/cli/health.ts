@@ -6,12 +6,15 @@
  */
 import { UserError, errorMessage } from '../util/errors.js';
 import { parseListen } from '../server/http.js';
-import { loadFromOptions, optionsOf, print } from './context.js';
+import { loadFromOptions, print, type CommandOptions } from './context.js';
 
 const TIMEOUT_MS = 4_000;
 
-export async function health(...args: unknown[]): Promise<number> {
-  const opts = optionsOf(args) as ReturnType<typeof optionsOf> & { url?: string };
+export interface HealthOptions extends CommandOptions {
+  url?: string;
+}
+
+export async function health(opts: HealthOptions): Promise<number> {
   const url = opts.url ?? healthUrl((await loadFromOptions(opts)).config.server.listen);
   let res: Response;
   try {

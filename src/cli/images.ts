@@ -2,10 +2,21 @@ import { resolveImages } from '../config/images.js';
 import { stateKey } from '../model/state.js';
 import { followedByWatchRepo } from '../watch/expand.js';
 import { repositoryKey } from '../model/reference.js';
-import { imageArgument, loadFromOptions, openStore, optionsOf, print, printJson, shortDigest, table } from './context.js';
+import { Store } from '../store/index.js';
+import type { LoadedConfig } from '../config/load.js';
+import { imageArgument, loadFromOptions, print, printJson, shortDigest, table, type CommandOptions } from './context.js';
 
-export async function list(...args: unknown[]): Promise<number> {
-  const opts = optionsOf(args);
+/** `images list` and `images inspect`; remove and prune have only the common options. */
+export interface ImagesOptions extends CommandOptions {
+  json?: boolean;
+}
+
+/** These commands read or make one small edit: no writer lock, so they work while serve runs. */
+function openStore(loaded: LoadedConfig): Store {
+  return Store.open(loaded.config.db.path);
+}
+
+export async function list(opts: ImagesOptions): Promise<number> {
   const store = openStore(await loadFromOptions(opts));
   try {
     const states = store.state.all();
@@ -27,9 +38,8 @@ export async function list(...args: unknown[]): Promise<number> {
   }
 }
 
-export async function inspect(ref: unknown, ...args: unknown[]): Promise<number> {
-  const opts = optionsOf(args);
-  const image = imageArgument(String(ref));
+export async function inspect(ref: string, opts: ImagesOptions): Promise<number> {
+  const image = imageArgument(ref);
   const store = openStore(await loadFromOptions(opts));
   try {
     const states = store.state.byImage(image);
@@ -67,9 +77,8 @@ export async function inspect(ref: unknown, ...args: unknown[]): Promise<number>
   }
 }
 
-export async function remove(ref: unknown, ...args: unknown[]): Promise<number> {
-  const opts = optionsOf(args);
-  const image = imageArgument(String(ref));
+export async function remove(ref: string, opts: CommandOptions): Promise<number> {
+  const image = imageArgument(ref);
   const store = openStore(await loadFromOptions(opts));
   try {
     const n = store.state.remove(image);
@@ -84,8 +93,7 @@ export async function remove(ref: unknown, ...args: unknown[]): Promise<number> 
   }
 }
 
-export async function prune(...args: unknown[]): Promise<number> {
-  const opts = optionsOf(args);
+export async function prune(opts: CommandOptions): Promise<number> {
   const loaded = await loadFromOptions(opts);
   const images = await resolveImages(loaded);
   const watched = new Set(images.map((i) => stateKey(i.ref.name, i.platform)));

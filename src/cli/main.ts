@@ -5,19 +5,37 @@
 import { Command, CommanderError, Option } from 'commander';
 import { version } from '../util/version.js';
 import { UserError, errorMessage } from '../util/errors.js';
+// Types only: erased from the output, so the command modules stay lazily loaded.
+import type { CommandOptions } from './context.js';
+import type { CheckOptions } from './check.js';
+import type { ServeOptions } from './serve.js';
+import type { ImagesOptions } from './images.js';
+import type { EventsOptions } from './events.js';
+import type { NotifyTestOptions } from './notify.js';
+import type { HealthOptions } from './health.js';
+import type { ValidateOptions } from './config.js';
 
-export interface GlobalOptions {
-  config?: string;
-  logLevel?: string;
+type Action<T> = (opts: T) => Promise<number>;
+type ActionOnRef<T> = (ref: string, opts: T) => Promise<number>;
+
+/**
+ * The one place commander's action arguments become typed values: the command's options merged with
+ * the globals (each command declares their type), and its <ref> operand when it has one. The command
+ * module is loaded only now, and its exit code becomes the process's.
+ */
+function invoke<T extends CommandOptions>(call: (opts: T, operands: string[]) => Promise<number>): (this: Command) => Promise<void> {
+  return async function (this: Command) {
+    process.exitCode = await call(this.optsWithGlobals<T>(), this.processedArgs as string[]);
+  };
 }
 
-type Action = (...args: unknown[]) => Promise<number>;
+function run<T extends CommandOptions>(load: () => Promise<Action<T>>): (this: Command) => Promise<void> {
+  return invoke<T>(async (opts) => (await load())(opts));
+}
 
-function run(load: () => Promise<Action>): (...args: unknown[]) => Promise<void> {
-  return async (...args: unknown[]) => {
-    const action = await load();
-    process.exitCode = await action(...args);
-  };
+/** For commands with a required <ref> argument: commander refuses the command line without it. */
+function runOnRef<T extends CommandOptions>(load: () => Promise<ActionOnRef<T>>): (this: Command) => Promise<void> {
+  return invoke<T>(async (opts, [ref]) => (await load())(ref!, opts));
 }
 
 function configOption(): Option {
@@ -37,9 +55,9 @@ export function buildProgram(): Command {
     .description('run as a daemon: check on watch.schedule, deliver notifications, serve HTTP when server.listen is set')
     .addOption(configOption())
     .action(
-      run(async () => {
+      run<ServeOptions>(async () => {
         (await import('../daemon/runtime.js')).tuneHeapForDaemon();
-        return (await import('./serve.js')).serve as Action;
+        return (await import('./serve.js')).serve;
       }),
     );
 
@@ -49,7 +67,7 @@ export function buildProgram(): Command {
     .addOption(configOption())
     .option('--json', 'print the run report as JSON on stdout')
     .option('--image <ref>', 'check only this image of the config')
-    .action(run(async () => (await import('./check.js')).check as Action));
+    .action(run<CheckOptions>(async () => (await import('./check.js')).check));
 
   const images = program.command('images').description('read or edit the stored image state');
   images
@@ -57,25 +75,25 @@ export function buildProgram(): Command {
     .description('list the stored state of every image')
     .addOption(configOption())
     .option('--json', 'print JSON')
-    .action(run(async () => (await import('./images.js')).list as Action));
+    .action(run<ImagesOptions>(async () => (await import('./images.js')).list));
   images
     .command('inspect')
     .description('show the stored state and recent events of one image')
     .argument('<ref>', 'image reference')
     .addOption(configOption())
     .option('--json', 'print JSON')
-    .action(run(async () => (await import('./images.js')).inspect as Action));
+    .action(runOnRef<ImagesOptions>(async () => (await import('./images.js')).inspect));
   images
     .command('remove')
     .description('forget the stored state of one image (its next check is a first check)')
     .argument('<ref>', 'image reference')
     .addOption(configOption())
-    .action(run(async () => (await import('./images.js')).remove as Action));
+    .action(runOnRef<CommandOptions>(async () => (await import('./images.js')).remove));
   images
     .command('prune')
     .description('forget the state of images no longer in the config')
     .addOption(configOption())
-    .action(run(async () => (await import('./images.js')).prune as Action));
+    .action(run<CommandOptions>(async () => (await import('./images.js')).prune));
 
   program
     .command('events')
@@ -84,7 +102,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .option('--limit <n>', 'how many events', '20')
     .option('--image <ref>', 'only events of this image')
-    .action(run(async () => (await import('./events.js')).events as Action));
+    .action(run<EventsOptions>(async () => (await import('./events.js')).events));
 
   const notify = program.command('notify').description('work with notifiers');
   notify
@@ -93,25 +111,25 @@ export function buildProgram(): Command {
     .addOption(configOption())
     .option('--notifier <name>', 'only this notifier')
     .option('--json', 'print JSON')
-    .action(run(async () => (await import('./notify.js')).test as Action));
+    .action(run<NotifyTestOptions>(async () => (await import('./notify.js')).test));
 
   program
     .command('health')
     .description('ask the running daemon for GET /healthz (server.listen); exit 0 when healthy (the image\'s HEALTHCHECK)')
     .addOption(configOption())
     .option('--url <url>', 'health URL (default: from server.listen in the config)')
-    .action(run(async () => (await import('./health.js')).health as Action));
+    .action(run<HealthOptions>(async () => (await import('./health.js')).health));
 
   const config = program.command('config').description('work with the config file');
   config
     .command('validate')
     .description('load and validate the config, print the problems')
     .addOption(configOption())
-    .action(run(async () => (await import('./config.js')).validate as Action));
+    .action(run<ValidateOptions>(async () => (await import('./config.js')).validate));
   config
     .command('schema')
     .description('print the JSON Schema of the config file')
-    .action(run(async () => (await import('./config.js')).schema as Action));
+    .action(run<CommandOptions>(async () => (await import('./config.js')).schema));
 
   // A usage error prints the error and the usage line of the command it happened in.
   const withUsage = (cmd: Command, path: string): void => {

@@ -3,14 +3,18 @@ import { closeHttpAgent } from '../notify/http.js';
 import { createNotifier, sampleEvent } from '../notify/notifiers/index.js';
 import { NotifyError } from '../notify/notifier.js';
 import { newEventId } from '../model/event.js';
-import { loadFromOptions, loggerFor, optionsOf, print, printJson } from './context.js';
+import { loadFromOptions, loggerFor, print, printJson, type CommandOptions } from './context.js';
+
+export interface NotifyTestOptions extends CommandOptions {
+  notifier?: string;
+  json?: boolean;
+}
 
 /**
  * `herald notify test`: a sample event through each notifier, now, outside the outbox (nothing is
  * stored or retried). Exit 0 when every notifier took it, 1 otherwise.
  */
-export async function test(...args: unknown[]): Promise<number> {
-  const opts = optionsOf(args) as ReturnType<typeof optionsOf> & { notifier?: string };
+export async function test(opts: NotifyTestOptions): Promise<number> {
   const logger = loggerFor(opts);
   const loaded = await loadFromOptions(opts);
   let configs = loaded.config.notifiers;

@@ -23,7 +23,7 @@ export interface RetryPolicy {
   maxDelay: number;
 }
 
-export interface DispatcherOptions {
+export interface OutboxOptions {
   store: Store;
   notifiers: readonly Notifier[];
   retry: RetryPolicy;
@@ -54,7 +54,7 @@ export function backoffMs(attempt: number, policy: RetryPolicy, random = Math.ra
 
 const MAX_INLINE_RETRIES = 3;
 
-export class Dispatcher {
+export class Outbox {
   private readonly byName: Map<string, Notifier>;
   private readonly now: () => number;
   private loop: Promise<void> | undefined;
@@ -62,7 +62,7 @@ export class Dispatcher {
   private wakeUp: (() => void) | undefined;
   private draining: Promise<DrainResult> | undefined;
 
-  constructor(private readonly opts: DispatcherOptions) {
+  constructor(private readonly opts: OutboxOptions) {
     this.byName = new Map(opts.notifiers.map((n) => [n.name, n]));
     this.now = opts.now ?? Date.now;
   }

@@ -146,7 +146,7 @@ export class Metrics {
     if (e.rateLimitRemaining !== undefined) this.rateLimit.set({ registry: e.registry }, e.rateLimitRemaining);
   };
 
-  /** The dispatcher's onAttempt. */
+  /** The outbox's onAttempt. */
   deliveryAttempt = (notifier: string, outcome: DeliveryOutcome): void => {
     this.deliveries.inc({ notifier, outcome });
   };

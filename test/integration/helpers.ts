@@ -133,9 +133,8 @@ const running = new Set<Serve>();
 
 /**
  * Starts the real `bin/herald serve -c <configFile>` and waits until it says it started (or
- * `waitFor`). It throws, with the output, when the process exits first or the wait times out; the
- * process is then killed by `killServes()`, which every file that starts one calls in afterEach or
- * afterAll.
+ * `waitFor`). When the process exits first or the wait times out, it is killed and this throws,
+ * with the output. A file that starts serves calls `killServes()` in afterEach or afterAll.
  */
 export async function spawnServe(configFile: string, opts: ServeOptions = {}): Promise<Serve> {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -181,23 +180,23 @@ export async function spawnServe(configFile: string, opts: ServeOptions = {}): P
   const waitFor = opts.waitFor === undefined ? /herald serve started/ : opts.waitFor;
   if (waitFor === null) return serve;
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => fail(`did not log ${waitFor} within ${timeoutMs} ms`), timeoutMs);
-    function fail(why: string): void {
+  const problem = await new Promise<string | undefined>((resolve) => {
+    const done = (why?: string): void => {
       clearTimeout(timer);
       onOutput = () => undefined;
-      reject(new Error(`herald serve -c ${configFile} ${why}; its output:\n${output().slice(-3_000)}`));
-    }
-    onOutput = () => {
-      if (!waitFor.test(output())) return;
-      clearTimeout(timer);
-      onOutput = () => undefined;
-      resolve();
+      resolve(why);
     };
-    void exited.then(({ code, signal }) => fail(`exited (code ${code}, signal ${signal}) before it logged ${waitFor}`));
+    const timer = setTimeout(() => done(`did not log ${waitFor} within ${timeoutMs} ms`), timeoutMs);
+    onOutput = () => {
+      if (waitFor.test(output())) done();
+    };
+    void exited.then(({ code, signal }) => done(`exited (code ${code}, signal ${signal}) before it logged ${waitFor}`));
     onOutput();
   });
-  return serve;
+  if (problem === undefined) return serve;
+  // The caller gets no handle to a serve that did not start: it is killed here.
+  await serve.kill();
+  throw new Error(`herald serve -c ${configFile} ${problem}; its output:\n${output().slice(-3_000)}`);
 }
 
 /** SIGKILLs every serve started here that is still running, and waits for them to exit. */

@@ -12,14 +12,13 @@
  *
  * HERALD_LONG_TESTS=1 kills 200 times instead of 30; HERALD_CRASH_SEED picks another seed.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { prng } from '../fixtures/fault-proxy.js';
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
 import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
-import { HERALD, ROOT, herald, registryEntry, tempDir, writeConfig } from './helpers.js';
+import { herald, killServes, registryEntry, spawnServe, tempDir, until, writeConfig } from './helpers.js';
 
 const LONG = process.env.HERALD_LONG_TESTS === '1';
 const SEED = Number(process.env.HERALD_CRASH_SEED ?? 11);
@@ -78,6 +77,8 @@ describe('crash loop: serve SIGKILLed at random moments while images change', ()
     );
   }, 60_000);
 
+  afterEach(killServes);
+
   afterAll(async () => {
     await sink?.close();
     await registry?.stop();
@@ -93,19 +94,6 @@ describe('crash loop: serve SIGKILLed at random moments while images change', ()
     const name = imageName(i);
     if (!pushed.has(name)) pushed.set(name, new Set());
     pushed.get(name)!.add(digest);
-  }
-
-  function startServe(): { child: ChildProcess; output: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const k of Object.keys(env)) if (k.startsWith('HERALD_')) delete env[k];
-    const child = spawn(process.execPath, [HERALD, 'serve', '-c', config], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let out = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      out += d.toString('utf8');
-      if (out.length > 200_000) out = out.slice(-100_000);
-    });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-    return { child, output: () => out, exited };
   }
 
   it(`${KILLS} SIGKILLs lose no update and leave no delivery stuck (seed ${SEED})`, async () => {
@@ -130,15 +118,14 @@ describe('crash loop: serve SIGKILLed at random moments while images change', ()
     let killedWhileSending = 0;
     try {
       for (let k = 0; k < KILLS; k++) {
-        const serve = startServe();
+        const serve = await spawnServe(config, { waitFor: null, keepChars: 100_000 });
         // Kills land at random moments after start-up: during and between runs and sends. Waiting for
         // the start line keeps the test meaningful on a loaded machine, where starting takes seconds.
-        const startBy = Date.now() + 15_000;
-        while (!/herald serve started/.test(serve.output()) && Date.now() < startBy) await sleep(20);
+        // One that has not started after 15 s is killed all the same (and not counted as started).
+        await until(() => /herald serve started/.test(serve.output()), { what: 'serve to start', timeoutMs: 15_000, intervalMs: 20 }).catch(() => undefined);
         await sleep(Math.floor(rnd() * 1600));
         const requestsBefore = sink.requests.length;
-        serve.child.kill('SIGKILL');
-        const { code, signal } = await serve.exited;
+        const { code, signal } = await serve.kill();
         // Still running when killed: it started (a stale lock did not stop it) and did not crash.
         expect({ code, signal, kill: k }, serve.output().slice(-2_000)).toEqual({ code: null, signal: 'SIGKILL', kill: k });
         if (/herald serve started/.test(serve.output())) killedAfterStart++;

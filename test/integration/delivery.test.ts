@@ -5,12 +5,11 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
 import { startSmtpSink } from '../fixtures/smtp-sink.js';
 import { startSlackSink } from '../fixtures/slack-sink.js';
-import { HERALD, ROOT, herald, registryEntry, tempDir, writeConfig } from './helpers.js';
+import { herald, killServes, registryEntry, spawnServe, tempDir, until, writeConfig } from './helpers.js';
 import { freePort as closedPort } from '../../fixtures/ports.js';
 
 const SECRET = 'webhook-signing-secret-1234';
@@ -248,21 +247,7 @@ describe('herald notify test', () => {
 });
 
 describe('herald serve', () => {
-  function startServe(file: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-    const child = spawn(process.execPath, [HERALD, 'serve', '-c', file], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-    let out = '';
-    child.stderr!.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    return { child, output: () => out, exited };
-  }
-
-  async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!cond()) {
-      if (Date.now() > end) throw new Error('timed out waiting');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  afterEach(killServes);
 
   it('delivers an event after being SIGKILLed mid-send, and stops with exit 0 on SIGTERM', async () => {
     const sink = await startHttpSink();
@@ -271,19 +256,17 @@ describe('herald serve', () => {
       await checkJson(file);
       const pushed = await push('v2');
       sink.enqueue('hang');
-      const first = startServe(file);
-      await until(() => sink.requests.length === 1);
-      first.child.kill('SIGKILL');
-      expect(await first.exited).toBe(null);
+      const first = await spawnServe(file);
+      await until(() => sink.requests.length === 1, { what: 'the first send' });
+      expect((await first.kill()).code).toBe(null);
 
-      const second = startServe(file);
-      await until(() => sink.requests.length === 2);
+      const second = await spawnServe(file);
+      await until(() => sink.requests.length === 2, { what: 'the send after the restart' });
       expect(deliveryIds(sink)[1]).toBe(deliveryIds(sink)[0]);
       expect(JSON.parse(sink.requests[1]!.body.toString('utf8')).events[0].digest).toBe(pushed.digest);
-      await until(() => /notification sent/.test(second.output()));
+      await until(() => /notification sent/.test(second.output()), { what: 'the delivery to be recorded' });
       const stopAt = Date.now();
-      second.child.kill('SIGTERM');
-      expect(await second.exited).toBe(0);
+      expect((await second.stop()).code).toBe(0);
       expect(Date.now() - stopAt).toBeLessThan(10_000);
       const events = JSON.parse((await herald(['events', '-c', file, '--json'])).stdout);
       expect(events[0].deliveries[0]).toMatchObject({ status: 'sent' });
@@ -300,23 +283,22 @@ describe('herald serve', () => {
       const { writeFileSync, readFileSync } = await import('node:fs');
       const every2s = readFileSync(file, 'utf8').replace('schedule: "0 0 1 1 *"', 'schedule: "*/2 * * * * *", runOnStartup: false');
       writeFileSync(file, every2s);
-      const serve = startServe(file);
-      await until(() => (serve.output().match(/run finished/g) ?? []).length >= 1, 8000);
+      const serve = await spawnServe(file);
+      await until(() => serve.count(/run finished/) >= 1, { what: 'the first scheduled run', timeoutMs: 8000 });
       await push('v2');
-      await until(() => sink.requests.length === 1, 8000);
+      await until(() => sink.requests.length === 1, { what: 'the update to be sent', timeoutMs: 8000 });
       expect(JSON.parse(sink.requests[0]!.body.toString('utf8')).events[0].status).toBe('update');
 
       writeFileSync(file, every2s.replace('workers', 'wrokers').replace('jitter: 0', 'jitter: 0, wrokers: 2'));
       serve.child.kill('SIGHUP');
-      await until(() => /config reload rejected/.test(serve.output()));
+      await until(() => /config reload rejected/.test(serve.output()), { what: 'the reload to be rejected' });
       const rejected = serve.output().split('\n').filter((l) => l.includes('config reload rejected'));
       expect(rejected).toHaveLength(1);
       expect(rejected[0]).toMatch(/herald\.yml:\d+:\d+: watch\.wrokers/);
-      const runsBefore = (serve.output().match(/run finished/g) ?? []).length;
-      await until(() => (serve.output().match(/run finished/g) ?? []).length > runsBefore, 8000);
+      const runsBefore = serve.count(/run finished/);
+      await until(() => serve.count(/run finished/) > runsBefore, { what: 'a run after the rejected reload', timeoutMs: 8000 });
 
-      serve.child.kill('SIGTERM');
-      expect(await serve.exited).toBe(0);
+      expect((await serve.stop()).code).toBe(0);
       expect(serve.output()).not.toMatch(/previous run still in progress/);
     } finally {
       await sink.close();

@@ -1,8 +1,10 @@
 // Proves the registry / token server / proxy fixtures work against a real docker-registry.
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MANIFEST_ACCEPT, MEDIA_TYPES, startRegistry, type TestRegistry } from '../../fixtures/registry.js';
 import { startCountingProxy, type CountingProxy } from '../../fixtures/proxy.js';
+import { killServes, spawnServe, tempDir, until, writeConfig } from './helpers.js';
 
 function basic(user: string, pass: string): string {
   return 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64');
@@ -252,5 +254,34 @@ describe('test fixtures', () => {
     await reg.stop();
     expect(existsSync(reg.dir)).toBe(false);
     await expect(fetch(`${reg.url}/v2/`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+  });
+});
+
+// The waits every serve test relies on: they must fail, and say what they were waiting for.
+describe('spawnServe and until', () => {
+  afterEach(killServes);
+
+  it('until throws after its timeout, naming what it waited for', async () => {
+    const started = Date.now();
+    await expect(until(() => false, { what: 'godot', timeoutMs: 100, detail: () => 'the log tail' })).rejects.toThrow(/^timed out after 100 ms waiting for godot\nthe log tail$/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+    let polls = 0;
+    await until(() => ++polls === 3, { what: 'the third poll', intervalMs: 1 });
+    expect(polls).toBe(3);
+  });
+
+  it('spawnServe throws, with the output, when serve exits before it started, or does not start in time', async () => {
+    const tmp = tempDir();
+    try {
+      const bad = writeConfig(tmp.dir, `db: { path: ${join(tmp.dir, 'h.db')} }\nwatch: { wrokers: 2 }\n`, 'bad.yml');
+      await expect(spawnServe(bad)).rejects.toThrow(/exited \(code 2, signal null\) before it logged .*watch\.wrokers/s);
+      const good = writeConfig(tmp.dir, `db: { path: ${join(tmp.dir, 'h.db')} }\nwatch: { schedule: "0 0 1 1 *", runOnStartup: false }\n`);
+      await expect(spawnServe(good, { waitFor: /a line serve never writes/, timeoutMs: 500 })).rejects.toThrow(/did not log .* within 500 ms/);
+      const serve = await spawnServe(good);
+      expect(serve.output()).toMatch(/herald serve started/);
+      expect(await serve.stop()).toEqual({ code: 0, signal: null });
+    } finally {
+      tmp.cleanup();
+    }
   });
 });

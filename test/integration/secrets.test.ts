@@ -10,8 +10,7 @@
  * and with a broken environment override. Every byte herald printed, served, sent in a message body
  * or stored in its database is searched for every marker: none may appear.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +18,7 @@ import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
 import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
 import { startSlackSink, type SlackSink } from '../fixtures/slack-sink.js';
 import { startSmtpSink, type SmtpSink } from '../fixtures/smtp-sink.js';
-import { HERALD, ROOT, herald, tempDir, type CliResult } from './helpers.js';
+import { herald, killServes, spawnServe, tempDir, until, type CliResult } from './helpers.js';
 import { freePort as closedPort } from '../../fixtures/ports.js';
 
 const marker = (what: string): string => `Mk${randomBytes(6).toString('hex')}${what}`;
@@ -123,6 +122,8 @@ describe('secrets never leak', () => {
     );
   }, 60_000);
 
+  afterEach(killServes);
+
   afterAll(async () => {
     await Promise.all([hook?.close(), echo?.close(), slack?.close(), smtp?.close()]);
     await registry?.stop();
@@ -143,25 +144,12 @@ describe('secrets never leak', () => {
 
     // serve with its HTTP server: every route, with and without the token; then a bad reload.
     await registry.pushImage('secret/app', '1', { seed: 'v3' });
-    const env: NodeJS.ProcessEnv = { ...process.env, HERALD_LOG_LEVEL: 'debug' };
-    for (const k of Object.keys(env)) if (k.startsWith('HERALD_') && k !== 'HERALD_LOG_LEVEL') delete env[k];
-    const serve = spawn(process.execPath, [HERALD, 'serve', '-c', config, '--log-level', 'debug'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    serve.stdout.on('data', (d) => (out += d));
-    serve.stderr.on('data', (d) => (err += d));
-    const exited = new Promise<number | null>((resolve) => serve.on('exit', (code) => resolve(code)));
+    const serve = await spawnServe(config, { env: { HERALD_LOG_LEVEL: 'debug' }, args: ['--log-level', 'debug'], timeoutMs: 20_000 });
     try {
-      const until = async (cond: () => boolean, ms = 20_000) => {
-        const end = Date.now() + ms;
-        while (!cond()) {
-          if (Date.now() > end) throw new Error(`timed out; serve said:\n${err.slice(-3000)}`);
-          await new Promise((res) => setTimeout(res, 50));
-        }
-      };
-      await until(() => /HTTP server listening on 127\.0\.0\.1:\d+/.test(err) && /run finished/.test(err));
-      const base = `http://${/HTTP server listening on (127\.0\.0\.1:\d+)/.exec(err)![1]}`;
-      await until(() => /notification sent.*"notifier":"chat"|"notifier":"chat".*notification sent/.test(err) || slack.requests.length >= 3);
+      const said = () => `serve said:\n${serve.stderr().slice(-3000)}`;
+      await until(() => /HTTP server listening on 127\.0\.0\.1:\d+/.test(serve.stderr()) && /run finished/.test(serve.stderr()), { what: 'the HTTP server and the first run', timeoutMs: 20_000, detail: said });
+      const base = `http://${/HTTP server listening on (127\.0\.0\.1:\d+)/.exec(serve.stderr())![1]}`;
+      await until(() => /notification sent.*"notifier":"chat"|"notifier":"chat".*notification sent/.test(serve.stderr()) || slack.requests.length >= 3, { what: 'the notification to chat', timeoutMs: 20_000, detail: said });
       const auth = { authorization: `Bearer ${secrets.apiToken}` };
       for (const [method, path, headers] of [
         ['GET', '/healthz', {}],
@@ -180,14 +168,13 @@ describe('secrets never leak', () => {
       }
       // A reload whose config has a new token and a broken webhook URL: rejected, old one kept.
       writeFileSync(config, readFileSync(config, 'utf8').replace(secrets.apiToken!, secrets.reloadToken!).replace(`${hook.url}/hook/`, `ftp://${secrets.brokenUrlToken}@/`));
-      serve.kill('SIGHUP');
-      await until(() => /config reload rejected/.test(err));
-      serve.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      serve.child.kill('SIGHUP');
+      await until(() => /config reload rejected/.test(serve.stderr()), { what: 'the reload to be rejected', timeoutMs: 20_000, detail: said });
+      expect((await serve.stop()).code).toBe(0);
     } finally {
-      serve.kill('SIGKILL');
-      record('serve stdout', out);
-      record('serve stderr', err);
+      await serve.kill();
+      record('serve stdout', serve.stdout());
+      record('serve stderr', serve.stderr());
     }
     writeFileSync(config, readFileSync(config, 'utf8').replace(`ftp://${secrets.brokenUrlToken}@/`, `${hook.url}/hook/`));
 

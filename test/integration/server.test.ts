@@ -4,7 +4,6 @@
  * `curl` would make. Checks /healthz, /metrics, the API, the bearer token, reloads and SIGTERM.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -12,7 +11,7 @@ import Database from 'better-sqlite3';
 import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
 import { startCountingProxy, type CountingProxy } from '../../fixtures/proxy.js';
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
-import { HERALD, ROOT, herald, tempDir, writeConfig } from './helpers.js';
+import { herald, killServes, spawnServe, tempDir, until, writeConfig, type Serve } from './helpers.js';
 import { freePort } from '../../fixtures/ports.js';
 
 const TOKEN = 'tok-3f9c1e7a-never-shown-anywhere';
@@ -32,31 +31,6 @@ afterAll(async () => {
   await proxy?.stop();
   await registry?.stop();
 });
-
-interface Served {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function startServe(file: string): Served {
-  const env: NodeJS.ProcessEnv = { ...process.env, HERALD_LOG_LEVEL: 'debug' };
-  for (const k of Object.keys(env)) if (k.startsWith('HERALD_') && k !== 'HERALD_LOG_LEVEL') delete env[k];
-  const child = spawn(process.execPath, [HERALD, 'serve', '-c', file], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => out, exited };
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Every answer the tests saw, headers and body, to check no secret was ever in one. */
 const seen: string[] = [];
@@ -100,7 +74,7 @@ describe('herald serve with server.listen', () => {
   let dbPath: string;
   let base: string;
   let port: number;
-  let serve: Served;
+  let serve: Serve;
 
   beforeAll(async () => {
     await registry.pushImage(repo, '1', { seed: 'web-v1' });
@@ -132,15 +106,11 @@ describe('herald serve with server.listen', () => {
         '',
       ].join('\n'),
     );
-    serve = startServe(file);
-    await until('the HTTP server', () => /HTTP server listening/.test(serve.output()));
+    serve = await spawnServe(file, { env: { HERALD_LOG_LEVEL: 'debug' } });
   });
 
   afterAll(async () => {
-    if (serve.child.exitCode === null) {
-      serve.child.kill('SIGKILL');
-      await serve.exited;
-    }
+    await killServes();
     tmp?.cleanup();
   });
 
@@ -172,7 +142,7 @@ describe('herald serve with server.listen', () => {
     const r = await call(base, '/api/check', { method: 'POST', token: TOKEN });
     expect(r.status).toBe(202);
     expect(r.json()).toMatchObject({ status: 'accepted' });
-    await until('run finished', () => /run finished/.test(serve.output()));
+    await until(() => /run finished/.test(serve.output()), { what: 'run finished' });
 
     const h = await call(base, '/healthz');
     expect(h.status).toBe(200);
@@ -204,11 +174,11 @@ describe('herald serve with server.listen', () => {
 
   it('an update found through the API is delivered, and shows in /api/events and /metrics', async () => {
     const pushed = await registry.pushImage(repo, '1', { seed: 'web-v2' });
-    const runs = (serve.output().match(/run finished/g) ?? []).length;
+    const runs = serve.count(/run finished/);
     expect((await call(base, '/api/check', { method: 'POST', token: TOKEN })).status).toBe(202);
-    await until('the second run', () => (serve.output().match(/run finished/g) ?? []).length > runs);
-    await until('the webhook delivery', () => sink.requests.length === 1);
-    await until('the delivery to be recorded', () => /notification sent/.test(serve.output()));
+    await until(() => serve.count(/run finished/) > runs, { what: 'the second run' });
+    await until(() => sink.requests.length === 1, { what: 'the webhook delivery' });
+    await until(() => /notification sent/.test(serve.output()), { what: 'the delivery to be recorded' });
 
     const events = (await call(base, '/api/events?limit=5', { token: TOKEN })).json();
     // Newest first: the update, then the first sighting (stored, but not notified: firstCheckNotify is off).
@@ -233,9 +203,9 @@ describe('herald serve with server.listen', () => {
     expect(metric(await scrape(), 'herald_registry_rate_limit_remaining', { registry: proxy.host })).toBeUndefined();
     proxy.setRateLimit({ limit: 100, remaining: 80 });
     try {
-      const runs = (serve.output().match(/run finished/g) ?? []).length;
+      const runs = serve.count(/run finished/);
       expect((await call(base, '/api/check', { method: 'POST', token: TOKEN })).status).toBe(202);
-      await until('the run', () => (serve.output().match(/run finished/g) ?? []).length > runs);
+      await until(() => serve.count(/run finished/) > runs, { what: 'the run' });
       const left = proxy.rateLimitRemaining()!;
       expect(left).toBeLessThan(80); // the run spent some of it
       expect(metric(await scrape(), 'herald_registry_rate_limit_remaining', { registry: proxy.host })).toBe(left);
@@ -247,12 +217,12 @@ describe('herald serve with server.listen', () => {
   it('answers 409 to POST /api/check while a run is going', async () => {
     proxy.setDelay(1500);
     try {
-      const runs = (serve.output().match(/run finished/g) ?? []).length;
+      const runs = serve.count(/run finished/);
       expect((await call(base, '/api/check', { method: 'POST', token: TOKEN })).status).toBe(202);
       const busy = await call(base, '/api/check', { method: 'POST', token: TOKEN });
       expect(busy.status).toBe(409);
       expect(busy.json()).toEqual({ error: 'a run is already in progress' });
-      await until('the slow run', () => (serve.output().match(/run finished/g) ?? []).length > runs);
+      await until(() => serve.count(/run finished/) > runs, { what: 'the slow run' });
     } finally {
       proxy.setDelay(0);
     }
@@ -300,7 +270,7 @@ describe('herald serve with server.listen', () => {
     const original = readFileSync(file, 'utf8');
     writeFileSync(file, original.replace(`listen: 127.0.0.1:${port}`, `listen: 127.0.0.1:${newPort}`).replace('  tokenFile: ./api-token', `  token: ${NEW_TOKEN}`));
     serve.child.kill('SIGHUP');
-    await until('the reload', () => /config reloaded/.test(serve.output()));
+    await until(() => /config reloaded/.test(serve.output()), { what: 'the reload' });
     expect((await call(newBase, '/api/images', { token: NEW_TOKEN })).status).toBe(200);
     expect((await call(newBase, '/api/images', { token: TOKEN })).status).toBe(401);
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();
@@ -308,7 +278,7 @@ describe('herald serve with server.listen', () => {
     // A broken config is rejected: the server keeps its port and token.
     writeFileSync(file, original.replace(`listen: 127.0.0.1:${port}`, 'listen: nonsense'));
     serve.child.kill('SIGHUP');
-    await until('the rejection', () => /config reload rejected/.test(serve.output()));
+    await until(() => /config reload rejected/.test(serve.output()), { what: 'the rejection' });
     expect(serve.output()).toMatch(/server\.listen/);
     expect((await call(newBase, '/api/images', { token: NEW_TOKEN })).status).toBe(200);
     base = newBase;
@@ -316,8 +286,7 @@ describe('herald serve with server.listen', () => {
 
   it('stops on SIGTERM with exit 0 within 10 s, closing the port; no token ever showed in a response or the log', async () => {
     const started = Date.now();
-    serve.child.kill('SIGTERM');
-    expect(await serve.exited).toBe(0);
+    expect((await serve.stop()).code).toBe(0);
     expect(Date.now() - started).toBeLessThan(10_000);
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();
     expect(serve.output()).toMatch(/"msg":"stopped"/);

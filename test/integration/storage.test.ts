@@ -9,13 +9,13 @@
  * no mount behind. The herald process runs inside it, and the database files are copied out
  * afterwards to check that what was there survived.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
-import { HERALD, ROOT, herald, registryEntry, tempDir } from './helpers.js';
+import { HERALD, ROOT, herald, killServes, registryEntry, spawnServe, tempDir } from './helpers.js';
 
 /** The unshare arguments that give this process a private mount namespace where it may mount tmpfs. */
 function mountNamespace(dir: string): { args: string[] } | { reason: string } {
@@ -201,23 +201,7 @@ describe('storage faults', () => {
   });
 
   describe('two herald processes on one database', () => {
-    function startServe(config: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-      const env: NodeJS.ProcessEnv = { ...process.env };
-      for (const k of Object.keys(env)) if (k.startsWith('HERALD_')) delete env[k];
-      const child = spawn(process.execPath, [HERALD, 'serve', '-c', config], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
-      let out = '';
-      child.stderr!.on('data', (d) => (out += d));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      return { child, output: () => out, exited };
-    }
-
-    async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-      const end = Date.now() + ms;
-      while (!cond()) {
-        if (Date.now() > end) throw new Error('timed out waiting');
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
+    afterEach(killServes);
 
     const userLines = (stderr: string): string[] => stderr.trim().split('\n').filter((l) => l !== '' && !l.startsWith('{'));
 
@@ -226,9 +210,8 @@ describe('storage faults', () => {
       mkdirSync(dir, { recursive: true });
       copyFileSync(seedDb, join(dir, 'herald.db'));
       const config = configFor(dir, images.slice(0, 1));
-      const first = startServe(config);
+      const first = await spawnServe(config);
       try {
-        await until(() => /herald serve started/.test(first.output()));
         const pid = first.child.pid!;
         const busy = new RegExp(`^herald: database .*herald\\.db is in use by another herald process \\(pid ${pid}\\)`);
         for (const command of ['serve', 'check']) {
@@ -245,14 +228,13 @@ describe('storage faults', () => {
         expect(JSON.parse(events.stdout)).toHaveLength(before.events);
         expect(first.child.exitCode).toBeNull(); // the first one is unharmed
 
-        first.child.kill('SIGTERM');
-        expect(await first.exited).toBe(0);
+        expect((await first.stop()).code).toBe(0);
         const after = await herald(['check', '-c', config, '--json']);
         expect(after.code, after.stderr).toBe(0);
         expect(JSON.parse(after.stdout).images[0].status).toBe('update');
         expect(readState(join(dir, 'herald.db')).integrity).toBe('ok');
       } finally {
-        first.child.kill('SIGKILL');
+        await first.kill();
       }
     }, timeoutMs);
 
@@ -260,18 +242,15 @@ describe('storage faults', () => {
       const dir = join(tmp.dir, 'killed');
       mkdirSync(dir, { recursive: true });
       const config = configFor(dir, []);
-      const first = startServe(config);
-      await until(() => /herald serve started/.test(first.output()));
-      first.child.kill('SIGKILL');
-      expect(await first.exited).toBeNull();
-      const second = startServe(config);
+      const first = await spawnServe(config);
+      expect((await first.kill()).code).toBeNull();
+      // A serve that exits instead of starting makes spawnServe throw, with its output.
+      const second = await spawnServe(config);
       try {
-        await until(() => /herald serve started/.test(second.output()) || second.child.exitCode !== null);
         expect(second.child.exitCode, second.output()).toBeNull();
-        second.child.kill('SIGTERM');
-        expect(await second.exited).toBe(0);
+        expect((await second.stop()).code).toBe(0);
       } finally {
-        second.child.kill('SIGKILL');
+        await second.kill();
       }
     }, timeoutMs);
   });

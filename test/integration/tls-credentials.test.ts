@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
 import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
-import { herald, tempDir } from './helpers.js';
+import { herald, tempDir, until } from './helpers.js';
 import { freePort } from '../../fixtures/ports.js';
 
 const userLines = (stderr: string): string[] => stderr.split('\n').filter((l) => l !== '' && !l.startsWith('{'));
@@ -50,20 +50,25 @@ async function startTlsRegistry(dir: string, storage: string, cert: string, key:
   const kill = (): void => void child.kill('SIGKILL');
   process.once('exit', kill);
   const ca = readFileSync(cert);
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const status = await new Promise<number | undefined>((resolve) => {
+  const answers = (): Promise<boolean> =>
+    new Promise((resolve) => {
       const req = httpsRequest({ host: '127.0.0.1', port, path: '/v2/', ca, timeout: 1_000 }, (res) => {
         res.resume();
-        resolve(res.statusCode);
+        resolve(res.statusCode === 200 || res.statusCode === 401);
       });
-      req.on('error', () => resolve(undefined));
+      // `timeout` only reports a stalled request; end it, so every probe is bounded.
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(false));
       req.end();
     });
-    if (status === 200 || status === 401) break;
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`TLS registry did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await until(
+    async () => {
+      if (await answers()) return true;
+      if (child.exitCode !== null) throw new Error(`TLS registry did not start (exit ${child.exitCode}):\n${out}`);
+      return false;
+    },
+    { what: `the TLS registry on 127.0.0.1:${port}`, timeoutMs: 10_000, detail: () => out },
+  );
   return {
     host: `127.0.0.1:${port}`,
     child,

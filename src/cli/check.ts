@@ -1,10 +1,11 @@
 import { runOnce, type RunOptions } from '../watch/run.js';
+import { shortDigest } from '../model/digest.js';
 import { UsageError, UserError } from '../util/errors.js';
 import { resolveImages } from '../config/images.js';
 import { parseReference, repositoryKey } from '../model/reference.js';
 import type { LoadedConfig } from '../config/load.js';
 import { Parts } from '../daemon/parts.js';
-import { imageArgument, loadFromOptions, loggerFor, print, printJson, shortDigest, table, type CommandOptions } from './context.js';
+import { imageArgument, loadFromOptions, loggerFor, print, printJson, table, type CommandOptions } from './context.js';
 
 /** check waits out a receiver's Retry-After up to this long; longer ones stay pending for later. */
 const INLINE_RETRY_AFTER_MS = 10_000;

@@ -3,7 +3,6 @@ import { createLogger, type Logger } from '../util/log.js';
 import { findConfigFile, loadConfig, type LoadedConfig } from '../config/load.js';
 import { notifierCatalog } from '../notify/notifiers/index.js';
 import { parseReference } from '../model/reference.js';
-export { shortDigest } from '../model/digest.js';
 import { UsageError } from '../util/errors.js';
 
 /** The options every command has: `-c/--config` (per command) and the global `--log-level`. Each command's own options extend these. */

@@ -1,8 +1,9 @@
 import { UsageError } from '../util/errors.js';
+import { shortDigest } from '../model/digest.js';
 import { deliveryView, type Delivery } from '../store/deliveries.js';
 import { formatDuration } from '../util/duration.js';
 import { Store } from '../store/index.js';
-import { imageArgument, loadFromOptions, print, printJson, shortDigest, table, type CommandOptions } from './context.js';
+import { imageArgument, loadFromOptions, print, printJson, table, type CommandOptions } from './context.js';
 
 export interface EventsOptions extends CommandOptions {
   json?: boolean;

@@ -1,10 +1,11 @@
 import { resolveImages } from '../config/images.js';
+import { shortDigest } from '../model/digest.js';
 import { stateKey } from '../model/state.js';
 import { followedByWatchRepo } from '../watch/expand.js';
 import { repositoryKey } from '../model/reference.js';
 import { Store } from '../store/index.js';
 import type { LoadedConfig } from '../config/load.js';
-import { imageArgument, loadFromOptions, print, printJson, shortDigest, table, type CommandOptions } from './context.js';
+import { imageArgument, loadFromOptions, print, printJson, table, type CommandOptions } from './context.js';
 
 /** `images list` and `images inspect`; remove and prune have only the common options. */
 export interface ImagesOptions extends CommandOptions {

@@ -3,6 +3,7 @@
  * references normalized. Include globs are matched again on every call, so a file added to
  * images.d/ is picked up by the next run without a restart.
  */
+import { fsReason } from '../util/fs.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../util/errors.js';
@@ -10,7 +11,7 @@ import { hubLink as defaultHubLink } from '../model/hublink.js';
 import { parseReference, type ImageReference } from '../model/reference.js';
 import { humanize } from './humanize.js';
 import { stripNulls, type LoadedConfig } from './load.js';
-import { ConfigProblems, displayPath, fsReason, problemLine, sortLines, type KeyPath, type Locator, type Problem } from './problems.js';
+import { ConfigProblems, displayPath, problemLine, sortLines, type KeyPath, type Locator, type Problem } from './problems.js';
 import { includeFileSchema, type DefaultsConfig, type ImageEntry } from './schema.js';
 import type { WatchedImage } from '../model/image.js';
 import { parseYaml } from './source.js';

@@ -7,6 +7,7 @@
  * caFile), except db.path: a relative db.path stays relative and the store resolves it against the
  * process's working directory, like any other path given to a command.
  */
+import { fsReason } from '../util/fs.js';
 import { isPlainObject } from '../util/text.js';
 import { readFile } from 'node:fs/promises';
 import { statSync } from 'node:fs';
@@ -14,7 +15,7 @@ import path from 'node:path';
 import { notifierCatalog } from '../notify/notifiers/index.js';
 import { applyEnvOverrides, envOrigin } from './env.js';
 import { humanize, quote } from './humanize.js';
-import { ConfigProblems, displayPath, fsReason, problemLine, sortLines, type KeyPath, type Locator, type Problem } from './problems.js';
+import { ConfigProblems, displayPath, problemLine, sortLines, type KeyPath, type Locator, type Problem } from './problems.js';
 import { configSchema, type Config } from './schema.js';
 import { schemaAt } from './schema-walk.js';
 import { parseYaml } from './source.js';

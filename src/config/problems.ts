@@ -7,8 +7,6 @@ import path from 'node:path';
 import { ConfigError } from '../util/errors.js';
 import { oneLine } from '../util/text.js';
 
-export { fsReason } from '../util/fs.js';
-
 /** A key path into the config: ['images', 2, 'name']. */
 export type KeyPath = readonly (string | number)[];
 

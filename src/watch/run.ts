@@ -24,9 +24,6 @@ import type { ImageReference } from '../model/reference.js';
 import { reconcile } from './reconcile.js';
 import { countByStatus, imageReport, type ImageReport, type RunReport } from './report.js';
 
-// RunResult carries a RunReport: callers of runOnce find its types here too.
-export type { ImageReport, ImageRunStatus, RunReport } from './report.js';
-
 /** Optional client abilities a run uses when present (RegistryClient has them; test doubles may not). */
 export interface RunClientExtras extends RateLimitSource {
   /** Pings and tokens for these images in a few requests, before the checks start. */

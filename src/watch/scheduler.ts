@@ -91,5 +91,3 @@ export class Scheduler {
     return outcome;
   }
 }
-
-export { sleep };

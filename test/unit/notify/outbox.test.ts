@@ -13,7 +13,7 @@ import { Store } from '../../../src/store/index.js';
 import type { Delivery } from '../../../src/store/deliveries.js';
 import type { HeraldEvent } from '../../../src/model/event.js';
 import { NotifyError, type Notifier, type NotifierMessage } from '../../../src/notify/notifier.js';
-import { backoffMs, Dispatcher, type DispatcherOptions, type RetryPolicy } from '../../../src/notify/outbox.js';
+import { backoffMs, Outbox, type OutboxOptions, type RetryPolicy } from '../../../src/notify/outbox.js';
 import { silentLogger } from '../../../src/util/log.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -106,8 +106,8 @@ function failing(name: string, error: () => Error): TestNotifier {
   });
 }
 
-function outbox(notifiers: Notifier[], retry: RetryPolicy = POLICY, extra: Partial<DispatcherOptions> = {}): Dispatcher {
-  return new Dispatcher({
+function outbox(notifiers: Notifier[], retry: RetryPolicy = POLICY, extra: Partial<OutboxOptions> = {}): Outbox {
+  return new Outbox({
     store, notifiers, retry, logger: silentLogger, now: () => clock,
     onAttempt: (name, outcome) => attempts.push(`${name} ${outcome}`),
     ...extra,

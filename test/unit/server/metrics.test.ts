@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Metrics } from '../../../src/server/metrics.js';
 import { Store } from '../../../src/store/index.js';
-import type { RunReport, ImageReport, ImageRunStatus } from '../../../src/watch/run.js';
+import type { RunReport, ImageReport, ImageRunStatus } from '../../../src/watch/report.js';
 import type { ImageState } from '../../../src/model/state.js';
 import type { HeraldEvent } from '../../../src/model/event.js';
 
@@ -62,7 +62,7 @@ function report(durationMs: number, statuses: ImageRunStatus[]): RunReport {
   const images: ImageReport[] = statuses.map((status, i) => ({
     image: `registry.test/team/app${i}:1`, platform: 'linux/amd64', status, digest: null, previousDigest: null, error: status === 'error' ? 'boom' : null,
   }));
-  return { startedAt: '2026-01-01T00:00:00.000Z', durationMs, images, events: 0, deliveries: { sent: 0, pending: 0, failed: 0 } };
+  return { startedAt: '2026-01-01T00:00:00.000Z', durationMs, images, events: 0 };
 }
 
 let dir: string;

@@ -61,10 +61,22 @@ export class Outbox {
   private stopped = false;
   private wakeUp: (() => void) | undefined;
   private draining: Promise<DrainResult> | undefined;
+  /**
+   * Set by stop(): no pass starts a send after it, whoever started the pass. Without it the
+   * background loop's pass, still waiting on a slow receiver when stop() gave up on it, would go on
+   * sending after stop() returned, beside the outbox a reload starts on the same store.
+   */
+  private stopAt: number | undefined;
 
   constructor(private readonly opts: OutboxOptions) {
     this.byName = new Map(opts.notifiers.map((n) => [n.name, n]));
     this.now = opts.now ?? Date.now;
+  }
+
+  /** Would a send started `ahead` ms from now begin after the pass's deadline or stop()'s? */
+  private pastDeadline(options: DrainOptions, ahead = 0): boolean {
+    const at = this.now() + ahead;
+    return (options.deadline !== undefined && at >= options.deadline) || (this.stopAt !== undefined && at >= this.stopAt);
   }
 
   /** Sends every delivery that is due now. Concurrent calls share one pass. */
@@ -79,7 +91,7 @@ export class Outbox {
     const result: DrainResult = { sent: 0, retried: 0, failed: 0 };
     const seen = new Set<string>();
     for (;;) {
-      if (options.deadline !== undefined && this.now() >= options.deadline) break;
+      if (this.pastDeadline(options)) break;
       // A delivery rescheduled in this pass is not picked again in it: `seen` keeps the pass finite.
       const due = this.opts.store.deliveries.due(this.now(), 200).filter((d) => !seen.has(d.id));
       if (due.length === 0) break;
@@ -93,7 +105,7 @@ export class Outbox {
       await Promise.all(
         [...queues.values()].map(async (queue) => {
           for (const d of queue) {
-            if (options.deadline !== undefined && this.now() >= options.deadline) return;
+            if (this.pastDeadline(options)) return;
             const outcome = await this.deliver(d, options);
             if (outcome === 'sent') result.sent++;
             else if (outcome === 'retry') result.retried++;
@@ -144,10 +156,12 @@ export class Outbox {
         }
         const retryAfter = notifyError?.retryAfterMs;
         const inlineLimit = options.inlineRetryAfterMs ?? 0;
-        const deadlineOk = options.deadline === undefined || this.now() + (retryAfter ?? 0) < options.deadline;
+        const deadlineOk = !this.pastDeadline(options, retryAfter ?? 0);
         if (retryAfter !== undefined && retryAfter <= inlineLimit && inline < MAX_INLINE_RETRIES && deadlineOk) {
           store.deliveries.markRetry(d.id, this.now() + retryAfter, message);
           logger.warn({ ...fields, retryAfterMs: retryAfter }, `notification deferred by the receiver; retrying in ${retryAfter} ms: ${message}`);
+          // An attempt like any other, for the metrics: herald_deliveries_total counts what `events` shows.
+          this.opts.onAttempt?.(d.notifier, 'retry');
           await sleep(retryAfter);
           continue;
         }
@@ -164,6 +178,7 @@ export class Outbox {
   start(): void {
     if (this.loop !== undefined) return;
     this.stopped = false;
+    this.stopAt = undefined;
     this.loop = (async () => {
       while (!this.stopped) {
         try {
@@ -194,6 +209,7 @@ export class Outbox {
   /** Stops the loop, then makes one last pass until `deadline` (epoch ms). */
   async stop(deadline: number): Promise<DrainResult | undefined> {
     this.stopped = true;
+    this.stopAt = deadline;
     this.wake();
     // The deadline timers must not outlive stop(): a pending one would keep the process alive.
     const timers = new AbortController();

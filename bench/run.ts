@@ -9,7 +9,7 @@
  * Around the target row (N = 1000, C = 16): a bare undici client's time for the same requests (the
  * testbed's floor), one HEAD at a time (the round trip this testbed really has), the same run at
  * r = 50 ms, a slow registry beside a fast one, a stub server instead of docker-registry, and a
- * proxy that enforces a rate-limit budget. It ends with each target of issue 6: met or MISSED.
+ * proxy that enforces a rate-limit budget. It ends with each of herald's performance targets: met or MISSED.
  *
  *   npm run bench                      # N = 100, 1000, 5000; C = 4, 16, 64; r = 20 ms
  *   npm run bench -- --quick           # N = 100, 1000; C = 16
@@ -612,7 +612,7 @@ interface TargetInput {
   neighbour: NeighbourFigures | undefined;
 }
 
-/** Each target of issue 6 against what this bench measured: met, MISSED, or not measured in this run. */
+/** Each performance target against what this bench measured: met, MISSED, or not measured in this run. */
 function targets(t: TargetInput): string {
   const lines = ['| target | measured | verdict |', '|---|---|---|'];
   const add = (target: string, measured: string, met: boolean | undefined) => lines.push(`| ${target} | ${measured} | ${met === undefined ? 'not measured' : met ? 'met' : 'MISSED'} |`);
@@ -813,7 +813,7 @@ async function main(): Promise<void> {
     out.push(`- budget spent (429, Retry-After 3600 s): ${limited.requests} request, ${limited.skipped} deferred, ${limited.errors} errors. Log: "${limited.log.join('" / "')}"`);
   }
   out.push('');
-  out.push('Targets (issue 6):');
+  out.push('Targets:');
   out.push('');
   out.push(targets({ rows, delayMs: opts.delayMs, floors, latency, check, serve, rateLimit, neighbour }));
   out.push('');

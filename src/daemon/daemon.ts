@@ -20,7 +20,7 @@ import type { ServerContext } from '../server/http.js';
 import { HttpEndpoint } from './endpoint.js';
 import { Parts } from './parts.js';
 
-/** Whole shutdown budget (the contract allows 10 s): in-flight checks get part of it, the last delivery pass the rest. */
+/** Whole shutdown budget (orchestrators send SIGKILL 10 s after SIGTERM by default): in-flight checks get part of it, the last delivery pass the rest. */
 export const SHUTDOWN_MS = 9_000;
 export const CHECKS_GRACE_MS = 4_000;
 /** A reload lets the old outbox finish what it is sending for this long before its notifiers are replaced. */

@@ -6,7 +6,7 @@ export type EventStatus = (typeof EVENT_STATUSES)[number];
 
 /**
  * An event as users see it: the webhook body's items, the template context, `events --json`.
- * Field names and meaning are fixed by the contract; add fields, never rename.
+ * Users' webhook receivers and templates read these names: add fields, never rename or drop one.
  */
 export interface HeraldEvent {
   id: string;

@@ -1,5 +1,5 @@
 /**
- * The detection contract against a real docker-registry, in each auth mode, through a counting
+ * What herald detects, against a real docker-registry, in each auth mode, through a counting
  * proxy: new → unchanged → update, platform-aware index comparison, one HEAD per unchanged image,
  * errors that leave state alone, and a dead registry that fails only its own images.
  */

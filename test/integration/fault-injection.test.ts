@@ -124,7 +124,7 @@ describe('fault injection: seeded runs against a misbehaving registry', () => {
     process.on('uncaughtException', onException);
     tmp = tempDir('herald-faults-');
     registry = await startRegistry({ auth: 'htpasswd' });
-    // app5 sits behind a HEAD that drops Docker-Content-Digest (quirk 13): every check of it is a GET.
+    // app5 sits behind a HEAD that drops Docker-Content-Digest (as some proxies do): every check of it is a GET.
     proxy = await startFaultProxy(registry.url, { seed: SEED, rate: 0.3, slowMs: 2 * TIMEOUT_MS, longRetryAfterS: 3, headWithoutDigest: /\/faults\/app5\// });
     const kinds: Watched['kind'][] = ['oci', 'docker', 'index', 'docker-list', 'oci', 'index'];
     for (const [i, kind] of kinds.entries()) {

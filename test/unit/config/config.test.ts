@@ -69,7 +69,7 @@ describe('findConfigFile', () => {
 });
 
 describe('loadConfig: defaults', () => {
-  it('fills in every default of the contract', async () => {
+  it('fills in every documented default', async () => {
     const loaded = await load('images:\n  - name: nginx:1.27\n');
     expect(loaded.file).toBe(configFile());
     expect(loaded.dir).toBe(dir);

@@ -1,6 +1,7 @@
 import { UsageError, errorMessage } from '../util/errors.js';
 import { closeHttpAgent } from '../notify/http.js';
-import { createNotifier, sampleEvent } from '../notify/notifiers/index.js';
+import { createNotifier } from '../notify/notifiers/index.js';
+import { sampleEvent } from '../notify/sample.js';
 import { NotifyError } from '../notify/notifier.js';
 import { newEventId } from '../model/event.js';
 import { loadFromOptions, loggerFor, print, printJson, type CommandOptions } from './context.js';

@@ -110,11 +110,13 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   }
 
   const config = parsed.data;
+  // Before the checks: a check that reads a file (mail's tls.caFile) must find it where the user
+  // meant, next to the config, whatever the working directory.
+  resolveFilePaths(config, dir);
   report(validateConfig(config));
   if (lines.length === 0) report(await readSecretFiles(config, dir));
   if (lines.length > 0) throw new ConfigProblems(sortLines(dedupe(lines)));
 
-  resolveFilePaths(config, dir);
   const imageSources = config.images.map((_, i) => {
     const variable = envOrigin(origins, ['images', i]);
     return variable !== undefined ? `environment ${variable}` : source.line(['images', i]);

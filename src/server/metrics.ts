@@ -90,7 +90,7 @@ export class Metrics {
       registers,
       collect() {
         const store = opts.store();
-        if (store?.db.open) this.set(store.deliveries.counts().pending);
+        if (store?.isOpen) this.set(store.deliveries.counts().pending);
       },
     });
     new Gauge({
@@ -99,7 +99,7 @@ export class Metrics {
       registers,
       collect() {
         const store = opts.store();
-        if (store?.db.open) this.set(store.deliveries.counts().failed);
+        if (store?.isOpen) this.set(store.deliveries.counts().failed);
       },
     });
     new Gauge<'image' | 'platform'>({
@@ -109,7 +109,7 @@ export class Metrics {
       registers,
       collect() {
         const store = opts.store();
-        if (!store?.db.open) return;
+        if (!store?.isOpen) return;
         this.reset();
         for (const s of store.state.all()) {
           const updated = s.lastChanged !== null && s.lastChanged !== s.firstSeen;

@@ -54,7 +54,7 @@ export class DeliveryStore {
   private readonly markFailedStmt;
   private readonly nextDueStmt;
 
-  constructor(private readonly db: DB) {
+  constructor(db: DB) {
     this.insertStmt = db.prepare(
       `INSERT INTO deliveries (id, notifier, status, attempts, created_at_ms, next_attempt_at_ms) VALUES (?, ?, 'pending', 0, ?, ?)`,
     );

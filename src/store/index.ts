@@ -84,6 +84,11 @@ export class Store {
     }
   }
 
+  /** False once closed: readers that outlive a store (metrics between reloads) ask before reading. */
+  get isOpen(): boolean {
+    return this.db.open;
+  }
+
   /**
    * Why the database cannot take a write now (read-only, locked by another process, less than
    * `minFreeBytes` free, closed), or undefined when it can. /healthz asks this on every call.

@@ -27,7 +27,7 @@ export class RepositoryStore {
   private readonly removeTagStmt;
   private readonly removeStmt;
 
-  constructor(private readonly db: DB) {
+  constructor(db: DB) {
     this.getStmt = db.prepare('SELECT repository, first_listed FROM repositories WHERE repository = ?');
     this.tagsStmt = db.prepare('SELECT tag FROM repository_tags WHERE repository = ?').pluck();
     this.allStmt = db.prepare('SELECT repository FROM repositories ORDER BY repository').pluck();

@@ -60,7 +60,7 @@ export class StateStore {
   private cache: Map<string, ImageState> | undefined;
   private cacheVersion = -1;
 
-  constructor(private readonly db: DB) {
+  constructor(db: DB) {
     this.upsertStmt = db.prepare(`INSERT INTO image_state
       (image, platform, digest, media_type, platform_digest, created, labels, first_seen, last_checked, last_changed, error, error_since)
       VALUES (@image, @platform, @digest, @mediaType, @platformDigest, @created, @labels, @firstSeen, @lastChecked, @lastChanged, @error, @errorSince)

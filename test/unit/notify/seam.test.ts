@@ -142,9 +142,8 @@ describe('the notifier list', () => {
 
   it.each(pathKeys)('%s: %s resolves against the config file\'s folder', async (type, key) => {
     write('conf/certs/ca.pem', 'in the config folder');
-    // mail's validate checks that tls.caFile is readable before the loader resolves it, so against
-    // the working directory; the same relative file exists there too, so only resolution differs.
-    write('cwd/certs/ca.pem', 'in the working directory');
+    // The working directory has no certs/: a check that read the file from there would fail the load.
+    write('cwd/unrelated', '');
     const entry = sample(type);
     setPath(entry, key, 'certs/ca.pem');
     const cwd = process.cwd();

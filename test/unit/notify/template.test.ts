@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { maskUrl } from '../../../src/notify/http.js';
 import { htmlFromText } from '../../../src/notify/notifiers/mail.js';
-import { notifierCatalog, sampleEvent, type NotifierConfig } from '../../../src/notify/notifiers/index.js';
+import { notifierCatalog, type NotifierConfig } from '../../../src/notify/notifiers/index.js';
+import { sampleEvent } from '../../../src/notify/sample.js';
 import { slackPayload, truncateMrkdwn } from '../../../src/notify/notifiers/slack.js';
 import {
   DEFAULT_BODY, DEFAULT_MAIL_TITLE, DEFAULT_TITLE, compileTemplate, eventLink, renderTemplate, templateContext,

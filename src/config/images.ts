@@ -7,37 +7,17 @@ import { fsReason } from '../util/fs.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../util/errors.js';
-import { hubLink as defaultHubLink } from '../model/hublink.js';
-import { parseReference, type ImageReference } from '../model/reference.js';
+import { parseReference } from '../model/reference.js';
 import { humanize } from './humanize.js';
 import { stripNulls, type LoadedConfig } from './load.js';
 import { ConfigProblems, displayPath, problemLine, sortLines, type KeyPath, type Locator, type Problem } from './problems.js';
-import { includeFileSchema, type DefaultsConfig, type ImageEntry } from './schema.js';
+import { includeFileSchema } from './schema.js';
+import { applyDefaults, newerOnlyTagProblem, type ImageEntry } from '../sources/image-options.js';
 import type { WatchedImage } from '../model/image.js';
 import { parseYaml } from './source.js';
 import { imageNameProblem, notifierRefProblems } from './validate.js';
-import { parseTag } from '../tags/versions.js';
 
 
-/** The platform images are checked for when neither the image nor defaults name one. Images are linux. */
-export function hostPlatform(): string {
-  switch (process.arch) {
-    case 'x64':
-      return 'linux/amd64';
-    case 'arm64':
-      return 'linux/arm64/v8';
-    case 'arm': {
-      const version = (process.config.variables as { arm_version?: string }).arm_version;
-      return `linux/arm/v${version === '6' ? '6' : '7'}`;
-    }
-    case 'ia32':
-      return 'linux/386';
-    case 'ppc64':
-      return 'linux/ppc64le';
-    default:
-      return `linux/${process.arch}`;
-  }
-}
 
 /** How an include file's top level is named in messages (its items are `[0]`, `[1]`, …). */
 const INCLUDE_ROOT = 'include file';
@@ -83,7 +63,7 @@ export async function resolveImages(loaded: LoadedConfig): Promise<WatchedImage[
     for (const problem of notifierRefProblems(entry.image.notifiers, notifierNames, ['notifiers'])) report(problem);
 
     const image = applyDefaults(entry.image, config.defaults, parseReference(entry.image.name), entry.source);
-    const versionProblem = checkNewerOnlyTag(image);
+    const versionProblem = newerOnlyTagProblem(image);
     if (versionProblem !== undefined) {
       report({ path: ['name'], message: versionProblem });
       continue;
@@ -102,37 +82,7 @@ export async function resolveImages(loaded: LoadedConfig): Promise<WatchedImage[
   return images;
 }
 
-export function applyDefaults(image: ImageEntry, defaults: DefaultsConfig, ref: ImageReference, source: string): WatchedImage {
-  const notifiers = image.notifiers ?? defaults.notifiers;
-  const hubLink = image.hubLink ?? defaults.hubLink ?? defaultHubLink(ref);
-  return {
-    name: image.name,
-    ref,
-    platform: image.platform ?? defaults.platform ?? hostPlatform(),
-    notifyOn: [...(image.notifyOn ?? defaults.notifyOn ?? ['new', 'update'])],
-    ...(notifiers !== undefined ? { notifiers: [...notifiers] } : {}),
-    metadata: { ...defaults.metadata, ...image.metadata },
-    ...(hubLink !== undefined ? { hubLink } : {}),
-    watchRepo: image.watchRepo ?? defaults.watchRepo ?? false,
-    includeTags: [...(image.includeTags ?? defaults.includeTags ?? [])],
-    excludeTags: [...(image.excludeTags ?? defaults.excludeTags ?? [])],
-    sortTags: image.sortTags ?? defaults.sortTags ?? 'default',
-    maxTags: image.maxTags ?? defaults.maxTags ?? 0,
-    newerOnly: image.newerOnly ?? defaults.newerOnly ?? false,
-    sameFlavour: image.sameFlavour ?? defaults.sameFlavour ?? true,
-    includePrereleases: image.includePrereleases ?? defaults.includePrereleases ?? false,
-    source,
-  };
-}
 
-/** newerOnly compares with the image's own tag, so with watchRepo that tag must be a version. */
-function checkNewerOnlyTag(image: WatchedImage): string | undefined {
-  if (!image.watchRepo || !image.newerOnly) return undefined;
-  const tag = image.ref.tag;
-  if (tag === undefined) return 'newerOnly needs a version tag to compare with, not only a digest';
-  if (parseTag(tag) === null) return `newerOnly needs a version tag to compare with (like 1.27.2 or v3.2.1-alpine); "${tag}" is not one`;
-  return undefined;
-}
 
 /** Files matched by the include globs, relative to the config folder; sorted, each once, never the config itself. */
 async function includeFiles(loaded: LoadedConfig, problems: string[]): Promise<string[]> {

@@ -10,51 +10,8 @@
  */
 import { z } from 'zod';
 import { duration } from '../util/schema.js';
-import { errorMessage } from '../util/errors.js';
-import { EVENT_STATUSES } from '../model/event.js';
+import { defaultsSchema, imageSchema } from '../sources/image-options.js';
 import { notifierCatalog, notifierSchema } from '../notify/notifiers/index.js';
-
-/** A list of regexes; each must compile. Unanchored: matched anywhere in the tag. */
-const regexList = z.array(
-  z.string().superRefine((source, ctx) => {
-    try {
-      new RegExp(source);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `invalid regex /${source}/: ${errorMessage(err).replace(/^Invalid regular expression: /, '')}` });
-    }
-  }),
-);
-
-export const eventStatus = z.enum(EVENT_STATUSES);
-
-const platform = z
-  .string()
-  .regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'platform must look like os/arch or os/arch/variant, e.g. linux/arm64/v8');
-
-/** Every image key except `name`; these are also what `defaults` may set. */
-const imageOptions = {
-  platform: platform.optional(),
-  notifyOn: z.array(eventStatus).optional(),
-  notifiers: z.array(z.string().min(1)).optional(),
-  metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
-  hubLink: z.string().url().optional(),
-  watchRepo: z.boolean().optional(),
-  includeTags: regexList.optional(),
-  excludeTags: regexList.optional(),
-  sortTags: z.enum(['default', 'reverse', 'lexicographical', 'semver']).optional(),
-  maxTags: z.number().int().min(0).optional(),
-  newerOnly: z.boolean().optional(),
-  /** With newerOnly: a newer tag must keep the image tag's prefix, suffix and number of parts (default true). */
-  sameFlavour: z.boolean().optional(),
-  /** With newerOnly: also keep pre-releases (-rc1, -beta.2) when the image's own tag is a release (default false). */
-  includePrereleases: z.boolean().optional(),
-};
-
-export const imageSchema = z.object({ name: z.string().min(1), ...imageOptions }).strict();
-export type ImageEntry = z.infer<typeof imageSchema>;
-
-export const defaultsSchema = z.object(imageOptions).strict();
-export type DefaultsConfig = z.infer<typeof defaultsSchema>;
 
 /** A file given for `include` holds a YAML list of images. */
 export const includeFileSchema = z.array(imageSchema);

@@ -1,3 +1,4 @@
+import type { RunningContainer } from './container.js';
 import type { EventStatus } from './event.js';
 import type { ImageReference } from './reference.js';
 
@@ -24,6 +25,18 @@ export interface WatchedImage {
   sameFlavour: boolean;
   /** With newerOnly: pre-releases count as newer even when the image's own tag is a release. */
   includePrereleases: boolean;
-  /** Where it was declared: `file:line` (or `environment HERALD_IMAGES_0_NAME`). */
+  /** Where it was declared: `file:line` (or `environment HERALD_IMAGES_0_NAME`), or `source NAME`. */
   source: string;
+  /**
+   * Names of the sources that list it: `config` for the config's images and include files, else a
+   * `sources[].name`. Absent means `config`.
+   */
+  sources?: string[];
+  /** The containers that run it, from engine and cluster sources (with their running digests). */
+  containers?: RunningContainer[];
+  /**
+   * A problem found while listing it (a bad label value on one of its containers): the image is not
+   * checked, and the run reports this as its error.
+   */
+  problem?: string;
 }

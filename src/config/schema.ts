@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { duration } from '../util/schema.js';
 import { defaultsSchema, imageSchema } from '../sources/image-options.js';
+import { sourceSchema } from '../sources/index.js';
 import { notifierCatalog, notifierSchema } from '../notify/notifiers/index.js';
 
 /** A file given for `include` holds a YAML list of images. */
@@ -64,6 +65,8 @@ export const configSchema = z
     registries: z.array(registrySchema).default([]),
     images: z.array(imageSchema).default([]),
     include: z.array(z.string().min(1)).default([]),
+    /** Engines and clusters whose running containers are watched too (sources/<type>.ts). */
+    sources: z.array(sourceSchema).default([]),
     notifiers: z.array(notifierSchema).default([]),
     notify: z
       .object({ retry: retrySchema.prefault({}) })

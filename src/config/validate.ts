@@ -14,6 +14,7 @@ import { errorMessage } from '../util/errors.js';
 import { parseReference } from '../model/reference.js';
 import { REGISTRY_SECRET_KEYS, SERVER_SECRET_KEYS, type Config } from './schema.js';
 import { quote } from './humanize.js';
+import { FILE_SOURCE } from '../sources/index.js';
 import type { KeyPath, Problem } from './problems.js';
 
 export function validateConfig(config: Config): Problem[] {
@@ -35,6 +36,10 @@ export function validateConfig(config: Config): Problem[] {
 
   problems.push(...uniqueNames('notifier', config.notifiers.map((n) => n.name), 'notifiers'));
   problems.push(...uniqueNames('registry', config.registries.map((r) => r.name), 'registries'));
+  problems.push(...uniqueNames('source', config.sources.map((s) => s.name), 'sources'));
+  config.sources.forEach((source, i) => {
+    if (source.name === FILE_SOURCE) problems.push({ path: ['sources', i, 'name'], message: `"${FILE_SOURCE}" names the config's own images; choose another name` });
+  });
   const hosts = new Map<string, number>();
   config.registries.forEach((registry, i) => {
     const host = registry.host.toLowerCase().replace(/\/+$/, '');

@@ -13,7 +13,7 @@ const MAX_LINES = 400;
  * The one direction, leaves first: a folder imports only folders before it. The README's
  * development section says the same. A new folder takes its place here.
  */
-const LAYERS = ['util', 'model', 'tags', 'store', 'notify', 'config', 'registry', 'watch', 'server', 'daemon', 'cli'];
+const LAYERS = ['util', 'model', 'tags', 'store', 'notify', 'sources', 'config', 'registry', 'watch', 'server', 'daemon', 'cli'];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

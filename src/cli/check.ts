@@ -1,7 +1,9 @@
 import { runOnce, type RunOptions } from '../watch/run.js';
 import { shortDigest } from '../model/digest.js';
 import { UsageError, UserError } from '../util/errors.js';
-import { resolveImages } from '../config/images.js';
+import { collectImages } from '../watch/collect.js';
+import type { Logger } from '../util/log.js';
+import type { ImageSource } from '../sources/source.js';
 import { parseReference, repositoryKey } from '../model/reference.js';
 import type { LoadedConfig } from '../config/load.js';
 import { Parts } from '../daemon/parts.js';
@@ -23,8 +25,8 @@ export async function check(opts: CheckOptions): Promise<number> {
   const parts = await Parts.open(loaded, { writer: 'check', logger });
   const { store, client, outbox } = parts;
   try {
-    const one = only === undefined ? undefined : await oneImage(loaded, only);
-    const { report, omittedFailures } = await runOnce({ loaded, store, client, logger }, one?.options ?? {});
+    const one = only === undefined ? undefined : await oneImage(loaded, parts.sources, logger, only);
+    const { report, omittedFailures } = await runOnce({ loaded, store, client, logger, sources: parts.sources }, one?.options ?? {});
     if (only !== undefined && report.images.length === 0) {
       // Whether the tag would have been selected is unknown when its repository could not be listed.
       if (omittedFailures.length > 0) throw new UserError(`cannot check ${only}: ${omittedFailures.join('; ')}`);
@@ -56,7 +58,9 @@ export async function check(opts: CheckOptions): Promise<number> {
       const { pending, failed } = checkReport.deliveries;
       if (pending + failed > 0) print(`${pending} notification(s) pending, ${failed} failed`);
     }
-    const failed = report.images.some((i) => i.status === 'error');
+    const failedSources = (report.sources ?? []).filter((s) => s.error !== null);
+    if (!opts.json) for (const s of failedSources) print(`source ${s.name} not listed: ${s.error}`);
+    const failed = report.images.some((i) => i.status === 'error') || failedSources.length > 0;
     return failed || pending > 0 || failedNow > 0 ? 1 : 0;
   } finally {
     await parts.close();
@@ -68,10 +72,11 @@ export async function check(opts: CheckOptions): Promise<number> {
  * all its tags). Otherwise NAME may be a tag found through watchRepo: its repository is listed by
  * the watchRepo images that follow it, and only NAME's checks run.
  */
-async function oneImage(loaded: LoadedConfig, name: string): Promise<{ options: RunOptions; watchedRepository?: string }> {
-  const images = await resolveImages(loaded);
-  // The run gets the images read here, so include files are read once.
-  const configured: RunOptions = { resolved: images, only: (image) => image.ref.name === name };
+async function oneImage(loaded: LoadedConfig, sources: readonly ImageSource[], logger: Logger, name: string): Promise<{ options: RunOptions; watchedRepository?: string }> {
+  const collected = await collectImages(loaded, sources, logger);
+  const { images } = collected;
+  // The run gets the images read here, so include files are read and sources listed once.
+  const configured: RunOptions = { collected, only: (image) => image.ref.name === name };
   if (images.some((image) => image.ref.name === name)) return { options: configured };
   const ref = parseReference(name);
   // A digest reference is never a tag found by listing.
@@ -80,7 +85,7 @@ async function oneImage(loaded: LoadedConfig, name: string): Promise<{ options: 
   if (!images.some((image) => image.watchRepo && repositoryKey(image.ref) === repository)) return { options: configured };
   return {
     options: {
-      resolved: images,
+      collected,
       only: (image) => image.watchRepo && repositoryKey(image.ref) === repository,
       onlyItem: (item) => item === name,
     },

@@ -14,7 +14,7 @@ import { errorMessage } from '../util/errors.js';
 import { parseReference } from '../model/reference.js';
 import { REGISTRY_SECRET_KEYS, SERVER_SECRET_KEYS, type Config } from './schema.js';
 import { quote } from './humanize.js';
-import { FILE_SOURCE } from '../sources/index.js';
+import { FILE_SOURCE } from '../sources/source.js';
 import type { KeyPath, Problem } from './problems.js';
 
 export function validateConfig(config: Config): Problem[] {

@@ -203,7 +203,11 @@ export class Daemon {
     runs.startedAt = this.now();
     const t0 = performance.now();
     try {
-      const { report, events } = await runOnce({ loaded: live.loaded, store: live.parts.store, client: live.parts.client, logger: this.logger }, { signal, now: this.now });
+      const { report, events } = await runOnce(
+        { loaded: live.loaded, store: live.parts.store, client: live.parts.client, sources: live.parts.sources, logger: this.logger },
+        { signal, now: this.now },
+      );
+      runs.sourceErrors = report.sources?.flatMap((s) => (s.error !== null ? [s.error] : []));
       runs.error = undefined;
       live.parts.metrics.runFinished(report, this.now().getTime());
       // Read after the run: a reload meanwhile may have put another outbox in place.

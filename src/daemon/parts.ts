@@ -1,7 +1,8 @@
 /**
  * The parts a run and its notifications need, wired one way for `check` and `serve`: the store
  * (with the writer lock, so two processes never check and notify twice), one registry client, the
- * configured notifiers behind the outbox, and, for serve, the metrics the client and outbox feed.
+ * engine and cluster sources, the configured notifiers behind the outbox, and, for serve, the
+ * metrics the client and outbox feed.
  *
  * close() takes them down in the order that loses nothing: the senders and connections first (an
  * outbox may still record an attempt in the store), the store and its lock last.
@@ -15,6 +16,8 @@ import { Outbox } from '../notify/outbox.js';
 import { createNotifier } from '../notify/notifiers/index.js';
 import { closeHttpAgent } from '../notify/http.js';
 import { sleep } from '../util/sleep.js';
+import { createSource } from '../sources/index.js';
+import type { ImageSource } from '../sources/source.js';
 
 export interface PartsOptions {
   /** The command that takes the writer lock; a second writer's refusal names it. */
@@ -29,6 +32,9 @@ export class Parts {
   private currentOutbox: Outbox;
   /** The registries the client was built for: a reload keeps the client (its tokens, its connections) unless they change. */
   private registries: string;
+  private currentSources: ImageSource[];
+  /** The `sources:` the sources were built for: kept across a reload (their caches) unless changed. */
+  private sourcesConfig: string;
   private closed = false;
 
   private constructor(
@@ -39,6 +45,8 @@ export class Parts {
   ) {
     this.currentClient = this.clientFor(loaded);
     this.registries = JSON.stringify(loaded.config.registries);
+    this.currentSources = this.sourcesFor(loaded);
+    this.sourcesConfig = JSON.stringify(loaded.config.sources);
     this.currentOutbox = this.outboxFor(loaded);
   }
 
@@ -59,6 +67,11 @@ export class Parts {
   /** One client for the life of the parts (until the registries change): its token cache and keep-alive connections are what make an unchanged image cost one HEAD. */
   get client(): RegistryClient {
     return this.currentClient;
+  }
+
+  /** The engine and cluster sources; building them calls no engine. */
+  get sources(): readonly ImageSource[] {
+    return this.currentSources;
   }
 
   get outbox(): Outbox {
@@ -88,6 +101,13 @@ export class Parts {
       this.registries = registries;
       await old.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the previous registry client failed'));
     }
+    const sources = JSON.stringify(loaded.config.sources);
+    if (sources !== this.sourcesConfig) {
+      const old = this.currentSources;
+      this.currentSources = this.sourcesFor(loaded);
+      this.sourcesConfig = sources;
+      await Promise.all(old.map((s) => s.close())).catch((err: unknown) => this.logger.warn({ err }, 'closing the previous sources failed'));
+    }
   }
 
   /**
@@ -98,7 +118,7 @@ export class Parts {
     if (this.closed) return;
     this.closed = true;
     try {
-      const network = Promise.all([this.currentOutbox.close(), closeHttpAgent(), this.currentClient.close()]);
+      const network = Promise.all([this.currentOutbox.close(), closeHttpAgent(), this.currentClient.close(), ...this.currentSources.map((s) => s.close())]);
       if (withinMs === undefined) {
         await network;
       } else {
@@ -109,6 +129,10 @@ export class Parts {
     } finally {
       this.store.close();
     }
+  }
+
+  private sourcesFor(loaded: LoadedConfig): ImageSource[] {
+    return loaded.config.sources.map((config) => createSource(config, { logger: this.logger, dir: loaded.dir }));
   }
 
   private clientFor(loaded: LoadedConfig): RegistryClient {

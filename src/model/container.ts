@@ -20,3 +20,16 @@ export interface RunningContainer {
 export interface ContainerReport extends RunningContainer {
   outdated: boolean;
 }
+
+/**
+ * Whether a container runs behind the registry: it runs a known digest that is neither the tag's
+ * (index) digest nor its platform manifest's. An unknown running digest is never behind.
+ */
+export function runsBehind(container: RunningContainer, digest: string | null, platformDigest: string | null): boolean {
+  if (container.runningDigest === null || digest === null) return false;
+  return container.runningDigest !== digest && container.runningDigest !== platformDigest;
+}
+
+export function containerReports(containers: readonly RunningContainer[], digest: string | null, platformDigest: string | null): ContainerReport[] {
+  return containers.map((c) => ({ ...c, outdated: runsBehind(c, digest, platformDigest) }));
+}

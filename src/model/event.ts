@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ContainerReport } from './container.js';
 
 /** What an event reports: a first sighting, a changed digest, or a check that started failing. */
 export const EVENT_STATUSES = ['new', 'update', 'error'] as const;
@@ -29,6 +30,13 @@ export interface HeraldEvent {
   error: string | null;
   /** With watchRepo + newerOnly: the tag the image is configured with. */
   currentTag?: string;
+  /**
+   * Images from engine and cluster sources: the digest a container runs. On an `update`, the one
+   * the first container behind the registry runs (the registry's is `digest`).
+   */
+  runningDigest?: string | null;
+  /** Images from engine and cluster sources: the containers that run it, each with `outdated`. */
+  containers?: ContainerReport[];
 }
 
 export function newEventId(): string {

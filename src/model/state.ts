@@ -12,6 +12,13 @@ export interface ImageState {
   lastChanged: string | null;
   error: string | null;
   errorSince: string | null;
+  /**
+   * The registry digest last reported as one that running containers are behind (sources only): an
+   * outdated container is reported once per registry digest. Absent or null: none reported.
+   */
+  outdatedDigest?: string | null;
+  /** The sources that list it (`config` for the config's images); absent in states from before sources. */
+  sources?: string[];
 }
 
 /** The key of a state in maps and sets: image name and platform. */

@@ -22,6 +22,8 @@ export interface RunHistory {
   running: boolean;
   /** How many runs finished since start. */
   count: number;
+  /** The sources the last run could not list, each as its one line (`source NAME: …`). */
+  sourceErrors?: string[];
 }
 
 export interface HealthInput {
@@ -37,7 +39,7 @@ export interface HealthInput {
 export interface HealthReport {
   status: 'ok' | 'starting' | 'unhealthy';
   reasons: string[];
-  checks: { scheduler: string; database: string; lastRun: string };
+  checks: { scheduler: string; database: string; lastRun: string; sources?: string };
   lastRunStartedAt: string | null;
   lastRunFinishedAt: string | null;
   nextRunAt: string | null;
@@ -69,11 +71,15 @@ export function health(input: HealthInput): HealthReport {
     lastRun = 'ok';
   }
 
+  // A source the last run could not list: its containers go unwatched until it answers again.
+  const sourceErrors = runs.sourceErrors ?? [];
+  for (const error of sourceErrors) reasons.push(error);
+
   const status = reasons.length > 0 ? 'unhealthy' : runs.finishedAt === undefined ? 'starting' : 'ok';
   return {
     status,
     reasons,
-    checks: { scheduler, database: dbProblem ?? 'ok', lastRun },
+    checks: { scheduler, database: dbProblem ?? 'ok', lastRun, ...(runs.sourceErrors !== undefined ? { sources: sourceErrors.length === 0 ? 'ok' : `${sourceErrors.length} failed` } : {}) },
     lastRunStartedAt: runs.startedAt?.toISOString() ?? null,
     lastRunFinishedAt: runs.finishedAt?.toISOString() ?? null,
     nextRunAt: input.nextRun?.toISOString() ?? null,

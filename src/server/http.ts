@@ -2,7 +2,7 @@
  * herald's HTTP server (node:http; six routes need no framework):
  *   GET  /healthz      health, always open (a load balancer or HEALTHCHECK has no token)
  *   GET  /metrics      Prometheus text format
- *   GET  /api/images   stored state of every image (as `herald images list --json`)
+ *   GET  /api/images   stored state of every image, with the containers that run it (as `herald images list --json`)
  *   GET  /api/events   recent events with their deliveries (as `herald events --json`), ?limit=1..1000
  *   POST /api/check    start a run now: 202, or 409 while one is going
  * With a token configured, /metrics and /api/* need `Authorization: Bearer <token>`. Answers are JSON
@@ -113,7 +113,7 @@ function buildRoutes(ctx: ServerContext): Map<string, Route> {
   });
   routes.set('/api/images', {
     guarded: true,
-    methods: { GET: (_req, res) => sendJson(res, 200, ctx.store.state.all()) },
+    methods: { GET: (_req, res) => sendJson(res, 200, ctx.store.imageViews()) },
   });
   routes.set('/api/events', {
     guarded: true,

@@ -33,6 +33,7 @@ export class Metrics {
   private readonly tokens: Counter<'registry' | 'result'>;
   private readonly rateLimit: Gauge<'registry'>;
   private readonly deliveries: Counter<'notifier' | 'outcome'>;
+  private readonly sourceUp: Gauge<'source'>;
 
   constructor(opts: MetricsOptions) {
     const registers = [this.registry];
@@ -117,6 +118,28 @@ export class Metrics {
         }
       },
     });
+    this.sourceUp = new Gauge({
+      name: 'herald_source_up',
+      help: 'Per engine or cluster source: 1 when the last run could list it, 0 when it could not',
+      labelNames: ['source'],
+      registers,
+    });
+    new Gauge<'source'>({
+      name: 'herald_containers_outdated',
+      help: 'Per source: containers that run a digest behind their tag in the registry, from the database',
+      labelNames: ['source'],
+      registers,
+      collect() {
+        const store = opts.store();
+        if (!store?.isOpen) return;
+        this.reset();
+        const bySource = new Map<string, number>();
+        for (const image of store.imageViews()) {
+          for (const c of image.containers ?? []) bySource.set(c.source, (bySource.get(c.source) ?? 0) + (c.outdated ? 1 : 0));
+        }
+        for (const [source, count] of bySource) this.set({ source }, count);
+      },
+    });
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -127,6 +150,7 @@ export class Metrics {
     this.lastRun.set(finishedAt / 1000);
     this.lastSuccess.set(1);
     for (const image of report.images) this.checks.inc({ status: image.status });
+    for (const source of report.sources ?? []) this.sourceUp.set({ source: source.name }, source.error === null ? 1 : 0);
   }
 
   /** A run that threw (include file unreadable, database commit failed…). */

@@ -18,9 +18,6 @@ const schemas = sourceModules.map((module) => module.schema) as Schemas<typeof s
 export const sourceSchema = z.discriminatedUnion('type', schemas);
 export type SourceConfig = z.output<typeof sourceSchema>;
 
-/** The name the config's own images go by in events, `images list` and the API; no source may take it. */
-export const FILE_SOURCE = 'config';
-
 export function createSource(config: SourceConfig, ctx: SourceContext): ImageSource {
   const module = sourceModules.find((m) => m.type === config.type);
   if (module === undefined) throw new Error(`no source module for type "${config.type}"`);

@@ -13,6 +13,9 @@ import { UserError } from '../util/errors.js';
 import type { WatchedImage } from '../model/image.js';
 import type { DefaultsConfig } from './image-options.js';
 
+/** The name the config's own images (images: and include files) go by; no `sources:` entry may take it. */
+export const FILE_SOURCE = 'config';
+
 /** A source that could not list what runs: its message names the source and says why, in one line. */
 export class SourceError extends UserError {
   constructor(message: string) {

@@ -2,10 +2,12 @@ import { describeFsError, openDatabase, writeProblem, type DB, type OpenOptions 
 import { UserError } from '../util/errors.js';
 import { acquireWriterLock, type WriterLock } from './lock.js';
 import { StateStore } from './state.js';
-import type { ImageState } from '../model/state.js';
+import { stateKey, type ImageState } from '../model/state.js';
+import { containerReports, type ContainerReport } from '../model/container.js';
 import { EventStore } from './events.js';
 import { DeliveryStore } from './deliveries.js';
 import { RepositoryStore, type RepositoryWrite } from './repositories.js';
+import { ContainerStore, type ContainerWrite } from './containers.js';
 import type { HeraldEvent } from '../model/event.js';
 
 export interface RunWrite {
@@ -21,7 +23,14 @@ export interface RunWrite {
    * statement for all of them instead of a full row rewrite each.
    */
   checked?: { at: string; keys: Array<[image: string, platform: string]> };
+  /** Sources listed in this run: each one's containers replace what was stored for it. */
+  containers?: ContainerWrite[];
+  /** The configured sources: containers of any other (one taken out of the config) are forgotten. */
+  sources?: readonly string[];
 }
+
+/** An image's state with the containers that run it (`images list`, `/api/images`). */
+export type ImageView = ImageState & { containers?: ContainerReport[] };
 
 /** The database and its table families, with the one write a run makes. */
 export class Store {
@@ -29,6 +38,7 @@ export class Store {
   readonly events: EventStore;
   readonly deliveries: DeliveryStore;
   readonly repositories: RepositoryStore;
+  readonly containers: ContainerStore;
   private readonly commitTx;
 
   constructor(
@@ -39,9 +49,12 @@ export class Store {
     this.events = new EventStore(db);
     this.deliveries = new DeliveryStore(db);
     this.repositories = new RepositoryStore(db);
+    this.containers = new ContainerStore(db);
     this.commitTx = db.transaction((w: RunWrite, nowMs: number) => {
       for (const s of w.removedStates ?? []) this.state.remove(s.image, s.platform);
       for (const r of w.repositories ?? []) this.repositories.write(r);
+      if (w.sources !== undefined) this.containers.retain(w.sources);
+      for (const c of w.containers ?? []) this.containers.replace(c);
       for (const s of w.states) this.state.upsert(s);
       if (w.checked !== undefined && w.checked.keys.length > 0) this.state.touch(w.checked.at, w.checked.keys);
       for (const e of w.events) this.events.insert(e);
@@ -82,6 +95,23 @@ export class Store {
       }
       throw err;
     }
+  }
+
+  /** Every image's state; those that containers run carry them, each marked outdated or not. */
+  imageViews(image?: string): ImageView[] {
+    const states = image === undefined ? this.state.all() : this.state.byImage(image);
+    const containers = image === undefined ? this.containers.all() : this.containers.byImage(image);
+    const byKey = new Map<string, typeof containers>();
+    for (const c of containers) {
+      const key = stateKey(c.image, c.platform);
+      byKey.set(key, [...(byKey.get(key) ?? []), c]);
+    }
+    return states.map((s) => {
+      const running = byKey.get(stateKey(s.image, s.platform));
+      if (running === undefined) return s;
+      const reports = containerReports(running.map(({ image: _i, platform: _p, lastSeen: _l, ...c }) => c), s.digest, s.platformDigest);
+      return { ...s, containers: reports };
+    });
   }
 
   /** False once closed: readers that outlive a store (metrics between reloads) ask before reading. */

@@ -15,6 +15,8 @@ interface Row {
   last_changed: string | null;
   error: string | null;
   error_since: string | null;
+  outdated_digest: string | null;
+  sources: string | null;
 }
 
 function fromRow(r: Row): ImageState {
@@ -31,13 +33,15 @@ function fromRow(r: Row): ImageState {
     lastChanged: r.last_changed,
     error: r.error,
     errorSince: r.error_since,
+    outdatedDigest: r.outdated_digest,
+    ...(r.sources !== null ? { sources: r.sources.split(',') } : {}),
   };
 }
 
 type RawRow = [
   image: string, platform: string, digest: string | null, mediaType: string | null, platformDigest: string | null,
   created: string | null, labels: string | null, firstSeen: string, lastChecked: string | null,
-  lastChanged: string | null, error: string | null, errorSince: string | null,
+  lastChanged: string | null, error: string | null, errorSince: string | null, outdatedDigest: string | null, sources: string | null,
 ];
 
 
@@ -62,12 +66,13 @@ export class StateStore {
 
   constructor(db: DB) {
     this.upsertStmt = db.prepare(`INSERT INTO image_state
-      (image, platform, digest, media_type, platform_digest, created, labels, first_seen, last_checked, last_changed, error, error_since)
-      VALUES (@image, @platform, @digest, @mediaType, @platformDigest, @created, @labels, @firstSeen, @lastChecked, @lastChanged, @error, @errorSince)
+      (image, platform, digest, media_type, platform_digest, created, labels, first_seen, last_checked, last_changed, error, error_since, outdated_digest, sources)
+      VALUES (@image, @platform, @digest, @mediaType, @platformDigest, @created, @labels, @firstSeen, @lastChecked, @lastChanged, @error, @errorSince, @outdatedDigest, @sources)
       ON CONFLICT (image, platform) DO UPDATE SET
         digest = excluded.digest, media_type = excluded.media_type, platform_digest = excluded.platform_digest,
         created = excluded.created, labels = excluded.labels, last_checked = excluded.last_checked,
-        last_changed = excluded.last_changed, error = excluded.error, error_since = excluded.error_since`);
+        last_changed = excluded.last_changed, error = excluded.error, error_since = excluded.error_since,
+        outdated_digest = excluded.outdated_digest, sources = excluded.sources`);
     this.allStmt = db.prepare('SELECT * FROM image_state ORDER BY image, platform');
     this.oneStmt = db.prepare('SELECT * FROM image_state WHERE image = ? AND platform = ?');
     this.byImageStmt = db.prepare('SELECT * FROM image_state WHERE image = ? ORDER BY platform');
@@ -79,7 +84,7 @@ export class StateStore {
     this.versionStmt = db.prepare('PRAGMA data_version').pluck();
     this.mapStmt = db
       .prepare(
-        `SELECT image, platform, digest, media_type, platform_digest, created, labels, first_seen, last_checked, last_changed, error, error_since FROM image_state`,
+        `SELECT image, platform, digest, media_type, platform_digest, created, labels, first_seen, last_checked, last_changed, error, error_since, outdated_digest, sources FROM image_state`,
       )
       .raw(true);
   }
@@ -111,6 +116,8 @@ export class StateStore {
         lastChanged: r[9],
         error: r[10],
         errorSince: r[11],
+        outdatedDigest: r[12],
+        ...(r[13] !== null ? { sources: r[13].split(',') } : {}),
       });
     }
     this.cache = m;
@@ -145,12 +152,14 @@ export class StateStore {
   }
 
   upsert(s: ImageState): void {
-    this.upsertStmt.run({ ...s, labels: s.labels === null ? null : JSON.stringify(s.labels) });
+    this.upsertStmt.run({ ...s, labels: s.labels === null ? null : JSON.stringify(s.labels), outdatedDigest: s.outdatedDigest ?? null, sources: s.sources?.join(',') ?? null });
     if (this.cache === undefined) return;
     const key = stateKey(s.image, s.platform);
     // What the row holds now: first_seen is kept by the upsert when the row existed.
     const firstSeen = this.cache.get(key)?.firstSeen ?? s.firstSeen;
-    this.cache.set(key, { ...s, labels: s.labels === null ? null : { ...s.labels }, firstSeen });
+    const stored: ImageState = { ...s, labels: s.labels === null ? null : { ...s.labels }, firstSeen, outdatedDigest: s.outdatedDigest ?? null };
+    if (s.sources === undefined) delete stored.sources;
+    this.cache.set(key, stored);
   }
 
   /** Removes one platform's state, or every platform of the image. Returns the number removed. */

@@ -7,6 +7,8 @@ import { hubLink } from '../model/hublink.js';
 import type { ImageState } from '../model/state.js';
 import type { CheckOutcome } from './check.js';
 import type { CheckItem } from './expand.js';
+import { containerReports, runsBehind, type RunningContainer } from '../model/container.js';
+import { FILE_SOURCE } from '../sources/source.js';
 
 export interface Reconciled {
   /** The (image, platform)'s state after this check. */
@@ -27,7 +29,10 @@ export interface Reconciled {
  * test wants a fixed one).
  */
 export function reconcile(item: CheckItem, outcome: CheckOutcome, previous: ImageState | undefined, at: string, newId: () => string = newEventId): Reconciled {
+  const running = runningContainers(item);
+  const outdated = running.length > 0 ? outdatedNews(item, outcome, previous, running) : undefined;
   const state = nextState(item, outcome, previous, at);
+  if (outdated?.report) state.outdatedDigest = outcome.digest;
   const reconciled: Reconciled = {
     state,
     onlyCheckTime: previous !== undefined && onlyCheckTimeDiffers(previous, state),
@@ -35,20 +40,73 @@ export function reconcile(item: CheckItem, outcome: CheckOutcome, previous: Imag
     // a first sighting unless it appeared after that listing.
     firstCheck: item.expanded !== undefined ? outcome.firstCheck && !item.expanded.appeared : outcome.firstCheck,
   };
-  const event = eventFor(item, outcome, previous, at, newId);
+  const event = outdated === undefined ? eventFor(item, outcome, previous, at, newId) : outdatedEvent(item, outcome, previous, at, newId, running, outdated);
   if (event !== undefined) reconciled.event = event;
   return reconciled;
 }
 
-function nextState({ image }: CheckItem, o: CheckOutcome, prev: ImageState | undefined, at: string): ImageState {
+/**
+ * The containers an engine or cluster source found running this very tag (a tag found by watchRepo
+ * runs in none of them), when at least one of them reports the digest it runs.
+ */
+function runningContainers(item: CheckItem): RunningContainer[] {
+  if (item.expanded !== undefined) return [];
+  const containers = item.image.containers ?? [];
+  return containers.some((c) => c.runningDigest !== null) ? containers : [];
+}
+
+interface OutdatedNews {
+  /** Report the containers that run behind now (an `update`), and remember the digest reported. */
+  report: boolean;
+  /** The image is watched for the config too: a moved tag is news even when no container is behind. */
+  alsoConfigured: boolean;
+}
+
+/**
+ * For an image that containers run, `update` means "the registry has a digest a running container is
+ * behind, not reported yet": once per registry digest, on the first check too. A container
+ * recreated on the current digest is quietly up to date again.
+ */
+function outdatedNews(item: CheckItem, o: CheckOutcome, prev: ImageState | undefined, running: readonly RunningContainer[]): OutdatedNews {
+  const alsoConfigured = (item.image.sources ?? [FILE_SOURCE]).includes(FILE_SOURCE);
+  if (o.status === 'error') return { report: false, alsoConfigured };
+  const behind = running.some((c) => runsBehind(c, o.digest, o.platformDigest));
+  return { report: behind && prev?.outdatedDigest !== o.digest, alsoConfigured };
+}
+
+function outdatedEvent(
+  item: CheckItem, o: CheckOutcome, prev: ImageState | undefined, at: string, newId: () => string,
+  running: readonly RunningContainer[], news: OutdatedNews,
+): HeraldEvent | undefined {
+  const containers = containerReports(item.image.containers ?? running, o.digest, o.platformDigest);
+  if (news.report) {
+    const event = eventFor(item, { ...o, status: 'update' }, prev, at, newId)!;
+    event.runningDigest = containers.find((c) => c.outdated)?.runningDigest ?? null;
+    event.containers = containers;
+    return event;
+  }
+  // No container behind (or already reported): a first sighting is still `new`, a failure still
+  // `error`; a moved tag whose containers already run it is news only to a config image.
+  if (o.status === 'update' && !news.alsoConfigured) return undefined;
+  const event = eventFor(item, o, prev, at, newId);
+  if (event !== undefined) {
+    event.runningDigest = running.find((c) => c.runningDigest !== null)?.runningDigest ?? null;
+    event.containers = containers;
+  }
+  return event;
+}
+
+function nextState(item: CheckItem, o: CheckOutcome, prev: ImageState | undefined, at: string): ImageState {
+  const { image } = item;
   if (o.status === 'error') {
     // Bookkeeping of the failure only: the digests stay as they were, so recovery is compared with
     // the last good state and a failure can never look like an update.
     return prev !== undefined
-      ? { ...prev, lastChecked: at, error: o.error, errorSince: prev.errorSince ?? at }
+      ? { ...prev, lastChecked: at, error: o.error, errorSince: prev.errorSince ?? at, sources: item.owner.sources ?? [FILE_SOURCE] }
       : {
           image: image.ref.name, platform: image.platform, digest: null, mediaType: null, platformDigest: null,
-          created: null, labels: null, firstSeen: at, lastChecked: at, lastChanged: null, error: o.error, errorSince: at,
+          created: null, labels: null, firstSeen: at, lastChecked: at, lastChanged: null, error: o.error, errorSince: at, outdatedDigest: null,
+          sources: item.owner.sources ?? [FILE_SOURCE],
         };
   }
   const changed = o.status === 'new' || o.status === 'update';
@@ -61,6 +119,8 @@ function nextState({ image }: CheckItem, o: CheckOutcome, prev: ImageState | und
     created: o.created,
     labels: o.status === 'unchanged' ? prev?.labels ?? null : o.labels,
     firstSeen: prev?.firstSeen ?? at,
+    outdatedDigest: prev?.outdatedDigest ?? null,
+    sources: item.owner.sources ?? [FILE_SOURCE],
     lastChecked: at,
     lastChanged: changed ? at : prev?.lastChanged ?? null,
     error: null,
@@ -72,7 +132,8 @@ function onlyCheckTimeDiffers(a: ImageState, b: ImageState): boolean {
   return (
     a.digest === b.digest && a.mediaType === b.mediaType && a.platformDigest === b.platformDigest && a.created === b.created &&
     a.labels === b.labels && a.firstSeen === b.firstSeen && a.lastChanged === b.lastChanged && a.error === b.error &&
-    a.errorSince === b.errorSince
+    a.errorSince === b.errorSince && (a.outdatedDigest ?? null) === (b.outdatedDigest ?? null) &&
+    (a.sources ?? []).join(',') === (b.sources ?? []).join(',')
   );
 }
 

@@ -5,6 +5,8 @@
 import type { ImageState } from '../model/state.js';
 import type { WatchedImage } from '../model/image.js';
 import type { CheckOutcome } from './check.js';
+import { runsBehind } from '../model/container.js';
+import type { SourceSummary } from './collect.js';
 
 /** A check's result, or `skipped`: not checked in this run (shutdown, rate limit), nothing stored. */
 export type ImageRunStatus = 'new' | 'update' | 'unchanged' | 'error' | 'skipped';
@@ -16,6 +18,9 @@ export interface ImageReport {
   digest: string | null;
   previousDigest: string | null;
   error: string | null;
+  /** Images that containers run: how many run it, and how many of them run behind the registry. */
+  containers?: number;
+  outdated?: number;
 }
 
 export interface RunReport {
@@ -23,13 +28,24 @@ export interface RunReport {
   durationMs: number;
   images: ImageReport[];
   events: number;
+  /** With `sources:`: what each source listed, or why it could not. */
+  sources?: SourceSummary[];
 }
 
 /** The report line of one check; no outcome means it was skipped, and the stored digest still stands. */
 export function imageReport(image: WatchedImage, outcome: CheckOutcome | undefined, previous: ImageState | undefined): ImageReport {
   const line = { image: image.ref.name, platform: image.platform };
-  if (outcome === undefined) return { ...line, status: 'skipped', digest: previous?.digest ?? null, previousDigest: previous?.digest ?? null, error: null };
-  return { ...line, status: outcome.status, digest: outcome.digest, previousDigest: outcome.previousDigest, error: outcome.error };
+  const report: ImageReport =
+    outcome === undefined
+      ? { ...line, status: 'skipped', digest: previous?.digest ?? null, previousDigest: previous?.digest ?? null, error: null }
+      : { ...line, status: outcome.status, digest: outcome.digest, previousDigest: outcome.previousDigest, error: outcome.error };
+  const containers = image.containers ?? [];
+  if (containers.length > 0) {
+    const platformDigest = outcome?.platformDigest ?? previous?.platformDigest ?? null;
+    report.containers = containers.length;
+    report.outdated = containers.filter((c) => runsBehind(c, report.digest, platformDigest)).length;
+  }
+  return report;
 }
 
 export function countByStatus(images: readonly ImageReport[]): Record<ImageRunStatus, number> {

@@ -9,7 +9,8 @@
  */
 import type { Logger } from '../util/log.js';
 import type { LoadedConfig } from '../config/load.js';
-import { resolveImages } from '../config/images.js';
+import { collectImages, type Collected } from './collect.js';
+import type { ImageSource } from '../sources/source.js';
 import type { WatchedImage } from '../model/image.js';
 import type { Store } from '../store/index.js';
 import { stateKey, type ImageState } from '../model/state.js';
@@ -35,6 +36,8 @@ export interface RunContext {
   store: Store;
   client: ManifestSource & TagLister & RunClientExtras;
   logger: Logger;
+  /** The engine and cluster sources (`sources:`); the config's own images are always read. */
+  sources?: readonly ImageSource[];
 }
 
 export interface RunOptions {
@@ -46,8 +49,8 @@ export interface RunOptions {
    * them) and their states are never dropped.
    */
   onlyItem?: (name: string) => boolean;
-  /** The config's images when the caller has resolved them already (check --image reads them to choose); else read here. */
-  resolved?: WatchedImage[];
+  /** The images when the caller has collected them already (check --image reads them to choose); else collected here. */
+  collected?: Collected;
   /** Stops starting new checks (serve's shutdown); checks already running finish. */
   signal?: AbortSignal;
   now?: () => Date;
@@ -76,7 +79,8 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   const startedMs = started.getTime();
   const t0 = performance.now();
   const { config } = ctx.loaded;
-  const all = opts.resolved ?? (await resolveImages(ctx.loaded));
+  const collected = opts.collected ?? (await collectImages(ctx.loaded, ctx.sources ?? [], ctx.logger, opts.signal));
+  const all = collected.images;
   const images = opts.only ? all.filter(opts.only) : all;
 
   const tLoad = performance.now();
@@ -99,6 +103,8 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     logger: ctx.logger,
   });
   const { items } = expansion;
+  // A bad label on one of its containers: the image (and any tag it follows) is an error, unchecked.
+  for (const item of items) if (item.owner.problem !== undefined) item.failure ??= item.owner.problem;
   const inRun = (item: CheckItem) => opts.onlyItem === undefined || opts.onlyItem(item.image.ref.name);
   const budget = new RunBudget(ctx.client, items.filter((i) => inRun(i) && i.failure === undefined).map((i) => i.image.ref.registry), ctx.logger, startedMs, () => now().getTime());
   const source = budgeted(ctx.client, budget);
@@ -174,6 +180,9 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     events,
     deliveries,
     repositories: repositoryWrites(expansion, outcomes, detectedAt),
+    // A partial run (check --image) lists every source but stores what it saw only when whole.
+    containers: opts.only === undefined ? collected.containers.map((c) => ({ ...c, at: detectedAt })) : [],
+    ...(opts.only === undefined ? { sources: (ctx.sources ?? []).map((s) => s.name) } : {}),
     removedStates: drops.map((d) => ({ image: d.image, platform: d.platform })),
   });
   const commitMs = performance.now() - tCommit;
@@ -187,7 +196,13 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     `run finished: ${reports.length} images, ${counts.new} new, ${counts.update} updated, ${counts.error} failed in ${durationMs} ms`,
   );
   return {
-    report: { startedAt: started.toISOString(), durationMs, images: reports, events: events.length },
+    report: {
+      startedAt: started.toISOString(),
+      durationMs,
+      images: reports,
+      events: events.length,
+      ...(collected.sources.length > 0 ? { sources: collected.sources } : {}),
+    },
     events,
     timings: { stateLoadMs, prepareMs, checksMs, commitMs, totalMs },
     omittedFailures: items.filter((i) => !inRun(i) && i.failure !== undefined).map((i) => i.failure!),

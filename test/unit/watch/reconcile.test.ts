@@ -43,7 +43,7 @@ function expandedItem(ownerName: string, tag: string, expanded: NonNullable<Chec
 function known(extra: Partial<ImageState> = {}): ImageState {
   return {
     image: 'registry.example.com/team/app:1.0', platform: 'linux/amd64', digest: D1, mediaType: INDEX, platformDigest: P1,
-    created: '2025-12-01T00:00:00Z', labels: { version: '1.0' }, firstSeen: T0, lastChecked: T0, lastChanged: T0, error: null, errorSince: null,
+    created: '2025-12-01T00:00:00Z', labels: { version: '1.0' }, firstSeen: T0, lastChecked: T0, lastChanged: T0, error: null, errorSince: null, outdatedDigest: null, sources: ['config'],
     ...extra,
   };
 }
@@ -69,7 +69,7 @@ describe('reconcile', () => {
     const r = reconcile(item(), first, undefined, T1, id);
     expect(r.state).toEqual({
       image: 'registry.example.com/team/app:1.0', platform: 'linux/amd64', digest: D1, mediaType: INDEX, platformDigest: P1,
-      created: '2025-12-01T00:00:00Z', labels: { version: '1.0' }, firstSeen: T1, lastChecked: T1, lastChanged: T1, error: null, errorSince: null,
+      created: '2025-12-01T00:00:00Z', labels: { version: '1.0' }, firstSeen: T1, lastChecked: T1, lastChanged: T1, error: null, errorSince: null, outdatedDigest: null, sources: ['config'],
     });
     expect(r.onlyCheckTime).toBe(false);
     expect(r.firstCheck).toBe(true);
@@ -132,7 +132,7 @@ describe('reconcile', () => {
     const r = reconcile(item(), errorOutcome('registry.example.com/team/app:1.0: manifest unknown (404)', undefined), undefined, T1, id);
     expect(r.state).toEqual({
       image: 'registry.example.com/team/app:1.0', platform: 'linux/amd64', digest: null, mediaType: null, platformDigest: null,
-      created: null, labels: null, firstSeen: T1, lastChecked: T1, lastChanged: null, error: 'registry.example.com/team/app:1.0: manifest unknown (404)', errorSince: T1,
+      created: null, labels: null, firstSeen: T1, lastChecked: T1, lastChanged: null, error: 'registry.example.com/team/app:1.0: manifest unknown (404)', errorSince: T1, outdatedDigest: null, sources: ['config'],
     });
     expect(r.onlyCheckTime).toBe(false);
     expect(r.event).toMatchObject({ status: 'error', digest: null, previousDigest: null, error: 'registry.example.com/team/app:1.0: manifest unknown (404)' });

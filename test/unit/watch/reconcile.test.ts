@@ -186,3 +186,79 @@ describe('reconcile', () => {
     expect(a).not.toBe(b);
   });
 });
+
+describe('reconcile: images that containers run', () => {
+  const D0 = `sha256:${'0'.repeat(64)}`;
+  const container = (name: string, runningDigest: string | null) => ({ source: 'local', name, id: `id-${name}`, runningDigest });
+  const running = (...containers: ReturnType<typeof container>[]) => item(undefined, { sources: ['local'], containers });
+
+  it('a container already behind on the first check: one `update` naming it, its running digest and the registry\'s', () => {
+    const first = outcome('new', { firstCheck: true, previousDigest: null, previousPlatformDigest: null });
+    const r = reconcile(running(container('web-1', D0), container('web-2', D1)), first, undefined, T1, id);
+    expect(r.event).toMatchObject({ status: 'update', digest: D1, runningDigest: D0 });
+    expect(r.event?.containers).toEqual([
+      { source: 'local', name: 'web-1', id: 'id-web-1', runningDigest: D0, outdated: true },
+      { source: 'local', name: 'web-2', id: 'id-web-2', runningDigest: D1, outdated: false },
+    ]);
+    expect(r.state).toMatchObject({ digest: D1, outdatedDigest: D1, sources: ['local'] });
+  });
+
+  it('reported once per registry digest: the next runs say nothing while the container stays behind', () => {
+    const prev = known({ outdatedDigest: D1, sources: ['local'] });
+    const r = reconcile(running(container('web-1', D0)), unchanged(prev), prev, T1, id);
+    expect(r.event).toBeUndefined();
+    expect(r.onlyCheckTime).toBe(true);
+  });
+
+  it('the tag moves while the container still runs an older digest: another `update`, for the new digest', () => {
+    const prev = known({ outdatedDigest: D1, sources: ['local'] });
+    const moved = outcome('update', { digest: D2, platformDigest: P2 });
+    const r = reconcile(running(container('web-1', D0)), moved, prev, T1, id);
+    expect(r.event).toMatchObject({ status: 'update', digest: D2, previousDigest: D1, runningDigest: D0 });
+    expect(r.state.outdatedDigest).toBe(D2);
+  });
+
+  it('a container that runs the platform manifest is up to date, not behind', () => {
+    const prev = known({ sources: ['local'] });
+    const r = reconcile(running(container('web-1', P1)), unchanged(prev), prev, T1, id);
+    expect(r.event).toBeUndefined();
+  });
+
+  it('a container recreated on the current digest is quietly up to date again', () => {
+    const prev = known({ outdatedDigest: D1, sources: ['local'] });
+    const r = reconcile(running(container('web-1', D1)), unchanged(prev), prev, T1, id);
+    expect(r.event).toBeUndefined();
+    expect(r.state.outdatedDigest).toBe(D1);
+  });
+
+  it('a moved tag that every container already runs is no news for a source image, but is for a config image', () => {
+    const prev = known({ sources: ['local'] });
+    const moved = outcome('update', { digest: D2, platformDigest: P2 });
+    expect(reconcile(running(container('web-1', D2)), moved, prev, T1, id).event).toBeUndefined();
+    const both = item(undefined, { sources: ['config', 'local'], containers: [container('web-1', D2)] });
+    expect(reconcile(both, moved, prev, T1, id).event).toMatchObject({ status: 'update', digest: D2, runningDigest: D2 });
+  });
+
+  it('an up-to-date first sighting is `new`, with its containers', () => {
+    const first = outcome('new', { firstCheck: true, previousDigest: null, previousPlatformDigest: null });
+    const r = reconcile(running(container('web-1', D1)), first, undefined, T1, id);
+    expect(r.event).toMatchObject({ status: 'new', runningDigest: D1, containers: [{ name: 'web-1', outdated: false }] });
+    expect(r.firstCheck).toBe(true);
+  });
+
+  it('containers whose engine knows no running digest are watched like a config image', () => {
+    const prev = known({ sources: ['local'] });
+    const moved = outcome('update', { digest: D2, platformDigest: P2 });
+    const r = reconcile(running(container('built-here', null)), moved, prev, T1, id);
+    expect(r.event).toMatchObject({ status: 'update', digest: D2 });
+    expect(r.event?.containers).toBeUndefined();
+  });
+
+  it('a failing check is an `error`, and says nothing about containers being behind', () => {
+    const prev = known({ sources: ['local'] });
+    const failed = errorOutcome('boom', prev);
+    const r = reconcile(running(container('web-1', D0)), failed, prev, T1, id);
+    expect(r.event).toMatchObject({ status: 'error', error: 'boom' });
+    expect(r.state.outdatedDigest).toBe(null);
+  });
+});

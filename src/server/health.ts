@@ -71,15 +71,15 @@ export function health(input: HealthInput): HealthReport {
     lastRun = 'ok';
   }
 
-  // A source the last run could not list: its containers go unwatched until it answers again.
+  // A source the last run could not list is named, but does not make herald unhealthy: a restart
+  // (what an orchestrator does to an unhealthy herald) cannot bring an engine or cluster back.
   const sourceErrors = runs.sourceErrors ?? [];
-  for (const error of sourceErrors) reasons.push(error);
 
   const status = reasons.length > 0 ? 'unhealthy' : runs.finishedAt === undefined ? 'starting' : 'ok';
   return {
     status,
     reasons,
-    checks: { scheduler, database: dbProblem ?? 'ok', lastRun, ...(runs.sourceErrors !== undefined ? { sources: sourceErrors.length === 0 ? 'ok' : `${sourceErrors.length} failed` } : {}) },
+    checks: { scheduler, database: dbProblem ?? 'ok', lastRun, ...(runs.sourceErrors !== undefined ? { sources: sourceErrors.length === 0 ? 'ok' : `failed: ${sourceErrors.join('; ')}` } : {}) },
     lastRunStartedAt: runs.startedAt?.toISOString() ?? null,
     lastRunFinishedAt: runs.finishedAt?.toISOString() ?? null,
     nextRunAt: input.nextRun?.toISOString() ?? null,

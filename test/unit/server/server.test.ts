@@ -29,6 +29,18 @@ describe('health', () => {
     expect(health({ databaseProblem: undefined, nextRun, stopping: true, runs: idle, now }).reasons).toEqual(['scheduler: stopping']);
   });
 
+  it('names a source the last run could not list without turning unhealthy (a restart brings no engine back)', () => {
+    const done = { ...idle, startedAt: now, finishedAt: now, count: 1 };
+    expect(health({ databaseProblem: undefined, nextRun, stopping: false, runs: done, now }).checks.sources).toBeUndefined();
+    expect(health({ databaseProblem: undefined, nextRun, stopping: false, runs: { ...done, sourceErrors: [] }, now })).toMatchObject({ status: 'ok', checks: { sources: 'ok' } });
+    const failing = { ...done, sourceErrors: ['source local: cannot reach the Docker engine at unix:///var/run/docker.sock: no such socket'] };
+    expect(health({ databaseProblem: undefined, nextRun, stopping: false, runs: failing, now })).toMatchObject({
+      status: 'ok',
+      reasons: [],
+      checks: { sources: 'failed: source local: cannot reach the Docker engine at unix:///var/run/docker.sock: no such socket' },
+    });
+  });
+
   it('reports a closed database', () => {
     const closed = new Database(':memory:');
     closed.close();

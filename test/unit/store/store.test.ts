@@ -150,3 +150,42 @@ describe('store', () => {
     }
   });
 });
+
+describe('store: containers of sources', () => {
+  const at = '2026-02-01T00:00:00.000Z';
+  const row = (source: string, name: string, image: string, runningDigest: string | null) => ({ source, name, id: `id-${name}`, image, platform: 'linux/amd64', runningDigest });
+
+  it('shows each image with the containers that run it, outdated when they run another digest, and keeps what a run says of its sources', () => {
+    const store = Store.open(join(dir, 'herald.db'));
+    try {
+      store.commitRun({
+        states: [{ ...state('r/app:1', 'sha256:new'), sources: ['local'], outdatedDigest: 'sha256:new' }, state('r/solo:1', 'sha256:s')],
+        events: [],
+        deliveries: [],
+        sources: ['local', 'edge'],
+        containers: [
+          { source: 'local', at, containers: [row('local', 'web-1', 'r/app:1', 'sha256:old'), row('local', 'web-2', 'r/app:1', 'sha256:new')] },
+          { source: 'edge', at, containers: [row('edge', 'web-9', 'r/app:1', null)] },
+        ],
+      });
+      const [app, solo] = store.imageViews();
+      expect(app).toMatchObject({ image: 'r/app:1', sources: ['local'], outdatedDigest: 'sha256:new' });
+      expect(app?.containers?.map((c) => [c.source, c.name, c.runningDigest, c.outdated])).toEqual([
+        ['edge', 'web-9', null, false],
+        ['local', 'web-1', 'sha256:old', true],
+        ['local', 'web-2', 'sha256:new', false],
+      ]);
+      expect(solo?.containers).toBeUndefined();
+      expect(store.imageViews('r/app:1')).toEqual([app]);
+
+      // A run that listed only `local` (edge failed) replaces local's rows and leaves edge's.
+      store.commitRun({ states: [], events: [], deliveries: [], sources: ['local', 'edge'], containers: [{ source: 'local', at, containers: [row('local', 'web-2', 'r/app:1', 'sha256:new')] }] });
+      expect(store.imageViews('r/app:1')[0]?.containers?.map((c) => c.name)).toEqual(['web-9', 'web-2']);
+      // A source taken out of the config takes its containers with it.
+      store.commitRun({ states: [], events: [], deliveries: [], sources: ['local'], containers: [] });
+      expect(store.imageViews('r/app:1')[0]?.containers?.map((c) => c.name)).toEqual(['web-2']);
+    } finally {
+      store.close();
+    }
+  });
+});

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { digestFor, startKubernetes, type FakeCluster, type PodSpec } from '../../fixtures/kubernetes.js';
+import { runningDigest } from '../../src/sources/kubernetes.js';
 import type { ImageSource } from '../../src/sources/source.js';
 import { kubeconfig, LIST, sourceFactory } from './kubernetes-helpers.js';
 import { tempDir } from './helpers.js';
@@ -82,6 +83,8 @@ describe('pods and containers', () => {
     const listing = await source().list(LIST);
     const running = Object.fromEntries(listing.images.map((i) => [i.ref.name, i.containers![0]!.runningDigest]));
     expect(running).toEqual({ 'docker.io/library/nginx:1.27': digest, 'docker.io/library/redis:7': digest, 'docker.io/local/app:dev': null });
+    // dockershim's form for an image it never pulled
+    expect(runningDigest(`docker://sha256:${'b'.repeat(64)}`)).toBeNull();
   });
 
   it('skips pods that do not run, containers not started or finished, init and ephemeral containers; keeps sidecars and restarting containers', async () => {

@@ -177,6 +177,18 @@ describe('failures: one line naming the source, never the token', () => {
     }
   });
 
+  it('a token the server repeats back (here in a user name) is not shown', async () => {
+    kubeconfig(join(dir, 'echo.yml'), { server: cluster.url, ca: { 'certificate-authority': 'ca.crt' }, user: { token: 'echoed-token-0123456789' } });
+    cluster.tokens.set('echoed-token-0123456789', 'user-echoed-token-0123456789');
+    cluster.allowedNamespaces = [];
+    try {
+      const err = await listError(source({ kubeconfig: 'echo.yml' }));
+      expect(err.message).toBe('source prod: the cluster denied the listing (403 Forbidden): pods is forbidden: User "user-***" cannot list resource "pods" in API group "" at the cluster scope');
+    } finally {
+      cluster.allowedNamespaces = undefined;
+    }
+  });
+
   it('a cluster that cannot be reached, or does not answer within the timeout', async () => {
     const port = await freePort();
     kubeconfig(join(dir, 'refused.yml'), { server: `https://127.0.0.1:${port}`, ca: { 'certificate-authority': 'ca.crt' }, user: { token: TOKEN } });

@@ -72,8 +72,11 @@ export interface AccessOptions {
 export async function resolveAccess(opts: AccessOptions, environment: KubernetesEnvironment): Promise<ClusterAccess> {
   const home = environment.homeDir;
   if (opts.kubeconfig !== undefined) {
-    const explicit = await readKubeconfig([expandHome(opts.kubeconfig, opts.dir, home)], true);
-    if (explicit !== undefined) return fromKubeconfig(explicit, opts, environment);
+    const file = expandHome(opts.kubeconfig, opts.dir, home);
+    const explicit = await readKubeconfig([file], true);
+    // (required: a missing file has thrown already, naming the OS reason)
+    if (explicit === undefined) throw new KubeProblem(`cannot read kubeconfig ${file}`);
+    return fromKubeconfig(explicit, opts, environment);
   }
   const { KUBERNETES_SERVICE_HOST: host, KUBERNETES_SERVICE_PORT: port, KUBECONFIG: list } = environment.env;
   if (host && port && opts.context === undefined) return fromServiceAccount(host, port, environment.serviceAccountDir);

@@ -64,9 +64,11 @@ export class ListingBuilder {
     // A bad herald.enable is shown, not taken as "off": the user meant something by it.
     const badEnable = labels.problems.some((p) => p.startsWith('label herald.enable:'));
     if (!enabled && !badEnable) return;
+    // Pod names repeat across namespaces: a message names the container with its namespace.
+    const where = found.namespace !== undefined ? `${found.namespace}/${found.name}` : found.name;
     const target = followable(found.image);
     if ('reason' in target) {
-      this.unwatched.push({ container: found.name, image: found.image, reason: target.reason });
+      this.unwatched.push({ container: where, image: found.image, reason: target.reason });
       return;
     }
     const entry = { name: target.ref.name, ...labels.options, ...(labels.options.platform === undefined && found.platform !== undefined ? { platform: found.platform } : {}) };
@@ -83,7 +85,7 @@ export class ListingBuilder {
     };
     const key = `${image.ref.name}\u0000${image.platform}`;
     const known = this.byKey.get(key);
-    const problem = problems.length > 0 ? `container ${found.name}: ${problems.join('; ')}` : undefined;
+    const problem = problems.length > 0 ? `container ${where}: ${problems.join('; ')}` : undefined;
     if (known === undefined) {
       this.byKey.set(key, { ...image, sources: [this.opts.source], containers: [container], ...(problem !== undefined ? { problem } : {}) });
       return;

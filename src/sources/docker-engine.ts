@@ -216,7 +216,10 @@ export class EngineClient {
       case 'EPIPE':
       case 'UND_ERR_SOCKET':
       case 'UND_ERR_CLOSED':
-        return 'the connection was closed';
+        // Over TLS 1.3 a refused client certificate shows as just this: the engine hangs up.
+        return this.endpoint.origin.startsWith('https:')
+          ? 'the connection was closed (an engine that wants a client certificate closes it on a missing or unknown one: check tls.certFile and tls.keyFile)'
+          : 'the connection was closed';
       case 'EHOSTUNREACH':
       case 'ENETUNREACH':
         return 'host unreachable';

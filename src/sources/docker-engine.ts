@@ -58,13 +58,16 @@ export function resolveEndpoint(configured: string | undefined, tls: TlsFiles | 
     const certPath = env.DOCKER_CERT_PATH || resolve(homedir(), '.docker');
     files = { caFile: resolve(certPath, 'ca.pem'), certFile: resolve(certPath, 'cert.pem'), keyFile: resolve(certPath, 'key.pem') };
   }
+  const where = fromEnv ? `$DOCKER_HOST ${display}` : `endpoint ${display}`;
   let url: URL;
   try {
     url = new URL(text.startsWith('tcp://') ? `${files !== undefined ? 'https' : 'http'}://${text.slice('tcp://'.length)}` : text);
   } catch {
-    throw new SourceError(`endpoint ${display} is not a URL`);
+    throw new SourceError(`${where} is not a URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new SourceError(`endpoint ${display}: use unix://, tcp://, http:// or https://`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new SourceError(`${where}: use unix://, tcp://, http:// or https://`);
+  // Docker's own defaults for tcp:// without a port: 2375 plain, 2376 with TLS.
+  if (text.startsWith('tcp://') && url.port === '') url.port = files !== undefined ? '2376' : '2375';
   const authorization = url.username !== '' ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}` : undefined;
   return {
     display,

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { parseReference } from '../model/reference.js';
 import { duration } from '../util/schema.js';
-import { EngineClient, resolveEndpoint } from './docker-engine.js';
+import { EngineClient, resolveEndpoint, type Endpoint } from './docker-engine.js';
 import { platform as platformSchema } from './image-options.js';
 import { readLabels } from './labels.js';
 import { followable, ListingBuilder, type FoundContainer } from './listing.js';
@@ -139,7 +139,16 @@ class DockerSource implements ImageSource {
   }
 
   private client(): EngineClient {
-    this.engine ??= new EngineClient(this.subject, resolveEndpoint(this.config.endpoint, this.config.tls, this.dir), this.config.timeout);
+    if (this.engine !== undefined) return this.engine;
+    let endpoint: Endpoint;
+    try {
+      endpoint = resolveEndpoint(this.config.endpoint, this.config.tls, this.dir);
+    } catch (err) {
+      // The schema checks only the endpoint's scheme, and $DOCKER_HOST is read here: a bad one is
+      // this source's listing error, like an engine that cannot be reached (create() must not throw).
+      throw err instanceof SourceError ? new SourceError(`${this.subject}: ${err.message}`) : err;
+    }
+    this.engine = new EngineClient(this.subject, endpoint, this.config.timeout);
     return this.engine;
   }
 

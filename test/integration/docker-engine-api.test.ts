@@ -199,6 +199,18 @@ describe('the docker source over tcp:// with TLS client certificates', () => {
 });
 
 describe('where the docker source looks for the engine', () => {
+  it('says which source a $DOCKER_HOST it cannot use belongs to', async () => {
+    const saved = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = 'ssh://deploy:pw@build-host';
+    try {
+      expect(await failure(source({}))).toBe('source local: $DOCKER_HOST ssh://***@build-host: use unix://, tcp://, http:// or https://');
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+    }
+  });
+
+
   it('takes the endpoint, else $DOCKER_HOST (with $DOCKER_TLS_VERIFY and $DOCKER_CERT_PATH), else the default socket', () => {
     expect(resolveEndpoint(undefined, undefined, '/etc/herald', {})).toEqual({ display: 'unix:///var/run/docker.sock', origin: 'http://localhost', socketPath: '/var/run/docker.sock' });
     expect(resolveEndpoint(undefined, undefined, '/etc/herald', { DOCKER_HOST: 'unix:///run/podman/podman.sock' }).socketPath).toBe('/run/podman/podman.sock');
@@ -208,6 +220,8 @@ describe('where the docker source looks for the engine', () => {
       origin: 'https://10.0.0.5:2376',
       tls: { caFile: '/certs/ca.pem', certFile: '/certs/cert.pem', keyFile: '/certs/key.pem' },
     });
+    expect(resolveEndpoint('tcp://docker', undefined, '/x', {}).origin).toBe('http://docker:2375');
+    expect(resolveEndpoint('tcp://docker', {}, '/x', {}).origin).toBe('https://docker:2376');
     expect(resolveEndpoint('tcp://docker:2376', { caFile: 'certs/ca.pem' }, '/etc/herald', { DOCKER_HOST: 'unix:///elsewhere' })).toEqual({
       display: 'tcp://docker:2376',
       origin: 'https://docker:2376',

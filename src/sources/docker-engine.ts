@@ -145,7 +145,10 @@ export class EngineClient {
     if (okStatuses.includes(status)) return { status, json: undefined };
     const said = engineMessage(text);
     if (status === 401 || status === 403) {
-      throw new SourceError(`${this.subject}: the Docker engine at ${this.endpoint.display} refused ${what} (HTTP ${status}${said}); a socket proxy must allow containers and images`);
+      // 401: a proxy in front of the engine wants credentials; 403: a socket proxy (or an engine
+      // authorization plugin) does not allow this endpoint.
+      const hint = status === 401 ? 'check the credentials in the endpoint URL' : 'a socket proxy must allow containers and images';
+      throw new SourceError(`${this.subject}: the Docker engine at ${this.endpoint.display} refused ${what} (HTTP ${status}${said}); ${hint}`);
     }
     throw new SourceError(`${this.subject}: the Docker engine at ${this.endpoint.display} answered ${what} with HTTP ${status}${said}`);
   }

@@ -137,6 +137,8 @@ describe('the docker source against the Docker API fixture', () => {
     const s = source({ endpoint: e.endpoint });
     e.failWith = { status: 403, body: '<html><body><h1>403 Forbidden</h1>\nRequest forbidden by administrative rules.</body></html>\n' };
     expect(await failure(s)).toBe(`source local: the Docker engine at ${e.endpoint} refused GET /containers/json (HTTP 403: <html><body><h1>403 Forbidden</h1> Request forbidden by administrative rules.</body></html>); a socket proxy must allow containers and images`);
+    e.failWith = { status: 401, body: 'Unauthorized' };
+    expect(await failure(s)).toBe(`source local: the Docker engine at ${e.endpoint} refused GET /containers/json (HTTP 401: Unauthorized); check the credentials in the endpoint URL`);
     e.failWith = { status: 500, body: '{"message":"devmapper: Unknown device"}' };
     expect(await failure(s)).toBe(`source local: the Docker engine at ${e.endpoint} answered GET /containers/json with HTTP 500: devmapper: Unknown device`);
     e.failWith = { status: 200, body: 'hello' };
@@ -185,6 +187,13 @@ describe('the docker source over tcp:// with TLS client certificates', () => {
     const files = { caFile: relative(dir, tls.caFile), certFile: relative(dir, tls.clientCertFile), keyFile: relative(dir, tls.clientKeyFile) };
     const listing = await source({ endpoint: tcp(), tls: files }, dir).list(ctx);
     expect(listing.images[0]!.containers![0]!.runningDigest).toBe(digest(7));
+    expect(e.lastAuthorization).toBeUndefined();
+  });
+
+  it('sends the credentials of an https://user:password@ endpoint (a proxy in front of the engine) as Basic auth', async () => {
+    const endpoint = e.endpoint.replace('https://', 'https://herald:s%40cret@');
+    await source({ endpoint, tls: { caFile: tls.caFile, certFile: tls.clientCertFile, keyFile: tls.clientKeyFile } }).list(ctx);
+    expect(e.lastAuthorization).toBe(`Basic ${Buffer.from('herald:s@cret').toString('base64')}`);
   });
 
   it('refuses an engine certificate its CA did not sign, and is refused without a good client certificate', async () => {

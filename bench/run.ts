@@ -15,6 +15,7 @@
  *   npm run bench -- --quick           # N = 100, 1000; C = 16
  *   npm run bench -- --sizes 1000 --workers 16 --delay 20 --no-serve --no-check
  */
+import { measureSources, sourceLines, sourceTargets, type SourcesFigures } from './sources.js';
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -47,10 +48,11 @@ interface Options {
   rateLimit: boolean;
   stub: boolean;
   neighbour: boolean;
+  sources: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { sizes: [100, 1000, 5000], workers: [4, 16, 64], delayMs: 20, serve: true, check: true, rateLimit: true, stub: true, neighbour: true };
+  const opts: Options = { sizes: [100, 1000, 5000], workers: [4, 16, 64], delayMs: 20, serve: true, check: true, rateLimit: true, stub: true, neighbour: true, sources: true };
   const list = (v: string | undefined) => (v ?? '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -66,6 +68,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-rate-limit') opts.rateLimit = false;
     else if (a === '--no-stub') opts.stub = false;
     else if (a === '--no-neighbour') opts.neighbour = false;
+    else if (a === '--no-sources') opts.sources = false;
     else throw new Error(`unknown option ${a}`);
   }
   return opts;
@@ -93,7 +96,7 @@ interface Row {
   proxiesCpuMs: number;
 }
 
-function configYaml(world: World, n: number, dbPath: string, extra: string[] = [], host = world.proxy.host): string {
+export function configYaml(world: World, n: number, dbPath: string, extra: string[] = [], host = world.proxy.host): string {
   const lines = [
     `db: { path: ${JSON.stringify(dbPath)} }`,
     'watch:',
@@ -361,7 +364,7 @@ async function measureCheck(world: World, tmp: string): Promise<CheckFigures> {
   return { emptyMs, imagesMs, images, counts };
 }
 
-interface ServeFigures {
+export interface ServeFigures {
   n: number;
   runsMs: number[];
   vmHwm: number;
@@ -369,10 +372,19 @@ interface ServeFigures {
   counts: ReturnType<World['counts']>;
 }
 
+/** How measureServe runs: another config (the sources section builds its own), a hook when the first run ends. */
+export interface ServeVariant {
+  name: string;
+  /** The config's text given the schedule lines; default the world's first n images. */
+  config?: (schedule: string[]) => string;
+  onFirstRun?: () => void;
+}
+
 /** A real `herald serve` with N images: two runs (startup + one scheduled), then its kernel-reported memory. */
-async function measureServe(world: World, n: number, dbPath: string, tmp: string): Promise<ServeFigures> {
-  const cfg = join(tmp, `serve${n}.yml`);
-  writeFileSync(cfg, configYaml(world, n, dbPath, ['  schedule: "*/20 * * * * *"', '  runOnStartup: true']));
+export async function measureServe(world: World, n: number, dbPath: string, tmp: string, variant?: ServeVariant): Promise<ServeFigures> {
+  const cfg = join(tmp, `serve${n}${variant ? `-${variant.name}` : ''}.yml`);
+  const schedule = ['  schedule: "*/20 * * * * *"', '  runOnStartup: true'];
+  writeFileSync(cfg, variant?.config ? variant.config(schedule) : configYaml(world, n, dbPath, schedule));
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('HERALD_')) delete env[k];
   world.reset();
@@ -396,7 +408,10 @@ async function measureServe(world: World, n: number, dbPath: string, tmp: string
         }
         if (rec.msg?.startsWith('run finished')) {
           runsMs.push(rec.durationMs ?? NaN);
-          if (runsMs.length === 1) world.reset();
+          if (runsMs.length === 1) {
+            world.reset();
+            variant?.onFirstRun?.();
+          }
           if (runsMs.length === 2) {
             countsAfterSecond = world.counts();
             clearTimeout(timer);
@@ -610,6 +625,7 @@ interface TargetInput {
   serve: ServeFigures | undefined;
   rateLimit: RateLimitFigures | undefined;
   neighbour: NeighbourFigures | undefined;
+  sources: SourcesFigures | undefined;
 }
 
 /** Each performance target against what this bench measured: met, MISSED, or not measured in this run. */
@@ -676,6 +692,7 @@ function targets(t: TargetInput): string {
       r.low.skipped > 0 && r.low.remainingAfter > 0 && r.low.log.length === 1 && r.refill.deferredFirst && r.refill.updates === 1 && r.limited.requests <= 1 + 16 && r.limited.errors === 0 && r.limited.log.length === 1,
     );
   } else add('rate limit: low budget or 429 defers that registry\'s checks', '-', undefined);
+  sourceTargets(t.sources, add);
   return lines.join('\n');
 }
 
@@ -699,6 +716,7 @@ async function main(): Promise<void> {
   let stub: StubFigures | undefined;
   let latency: LatencyFigures | undefined;
   let neighbour: NeighbourFigures | undefined;
+  let sources: SourcesFigures | undefined;
   try {
     let largest: { n: number; dbPath: string } | undefined;
     let target: { n: number; configFile: string } | undefined;
@@ -714,6 +732,7 @@ async function main(): Promise<void> {
     if (opts.check) check = await measureCheck(world, tmp);
     if (opts.rateLimit) rateLimit = await measureRateLimit(world, tmp, opts.delayMs);
     if (opts.stub) stub = await measureStub(1000, 16, opts.delayMs, tmp);
+    if (opts.sources) sources = await measureSources(world, tmp, measureServe, configYaml);
     if (opts.serve && largest) serve = await measureServe(world, largest.n, largest.dbPath, tmp);
     // WUD's figures on this machine were for 300 images: the same count, in a new database (its
     // start-up run sees them all for the first time, the scheduled run is the warm one).
@@ -812,10 +831,11 @@ async function main(): Promise<void> {
     );
     out.push(`- budget spent (429, Retry-After 3600 s): ${limited.requests} request, ${limited.skipped} deferred, ${limited.errors} errors. Log: "${limited.log.join('" / "')}"`);
   }
+  if (sources) out.push('', ...sourceLines(sources));
   out.push('');
   out.push('Targets:');
   out.push('');
-  out.push(targets({ rows, delayMs: opts.delayMs, floors, latency, check, serve, rateLimit, neighbour }));
+  out.push(targets({ rows, delayMs: opts.delayMs, floors, latency, check, serve, rateLimit, neighbour, sources }));
   out.push('');
   out.push(`bench took ${((performance.now() - started) / 1000).toFixed(0)} s`);
   process.stdout.write(`${out.join('\n')}\n`);

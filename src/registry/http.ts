@@ -4,7 +4,7 @@
  * with backoff and Retry-After, request events and debug logs. It knows nothing about auth flows.
  */
 import { oneLine } from '../util/text.js';
-import { parseRetryAfter } from '../util/http.js';
+import { parseRetryAfter, readBounded, type BodyStream } from '../util/http.js';
 import { formatDuration } from '../util/duration.js';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
@@ -271,22 +271,9 @@ async function readLimited(body: Dispatcher.ResponseData['body'], contentLength:
     body.destroy();
     throw new RegistryError(`${subject}: response of ${declared} bytes exceeds the limit of ${limit} bytes`);
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limit) {
-      if (truncate) {
-        chunks.push(chunk.subarray(0, chunk.length - (total - limit)));
-        body.destroy();
-        return Buffer.concat(chunks);
-      }
-      body.destroy();
-      throw new RegistryError(`${subject}: response exceeds the limit of ${limit} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  const data = await readBounded(body as BodyStream, limit, truncate);
+  if (data === undefined) throw new RegistryError(`${subject}: response exceeds the limit of ${limit} bytes`);
+  return data;
 }
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {

@@ -3,6 +3,7 @@
  * certificates), one undici dispatcher for it, and GETs whose every failure is one line naming the
  * source. No Docker SDK: the source reads two endpoints, and undici is already herald's client.
  */
+import { readBounded, type BodyStream } from '../util/http.js';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
@@ -246,17 +247,9 @@ export class EngineClient {
 }
 
 async function readText(body: Dispatcher.ResponseData['body']): Promise<string> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > MAX_BODY) {
-      body.destroy();
-      throw new Error(`answer larger than ${MAX_BODY / 1024 / 1024} MB`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const data = await readBounded(body as BodyStream, MAX_BODY);
+  if (data === undefined) throw new Error(`answer larger than ${MAX_BODY / 1024 / 1024} MB`);
+  return data.toString('utf8');
 }
 
 /** The engine's own words from an error body (`{"message": …}`), as `: words`, or nothing. */

@@ -5,6 +5,7 @@
  * server's own words (the Status body's `message`) are kept: "pods is forbidden: User … cannot list
  * resource "pods" …" says exactly which permission is missing.
  */
+import { readBounded, type BodyStream } from '../util/http.js';
 import { STATUS_CODES } from 'node:http';
 import type { Agent, Dispatcher } from 'undici';
 import { formatDuration } from '../util/duration.js';
@@ -103,18 +104,9 @@ export class KubernetesApi {
 }
 
 async function readBody(body: Dispatcher.ResponseData['body'], limit: number, truncate: boolean): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limit) {
-      body.destroy();
-      if (truncate) break;
-      throw new KubeProblem(`the answer is larger than ${limit / 1024 / 1024} MB`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  const data = await readBounded(body as BodyStream, limit, truncate);
+  if (data === undefined) throw new KubeProblem(`the answer is larger than ${limit / 1024 / 1024} MB`);
+  return data;
 }
 
 /** The API server's answer other than 200: its Status body's message, in one line. */

@@ -65,7 +65,7 @@ export function createKubernetesSource(config: KubernetesConfig, ctx: SourceCont
       try {
         const access = await resolveAccess({ kubeconfig: config.kubeconfig, context: config.context, dir: ctx.dir, timeoutMs: config.timeout, execCache }, environment);
         secrets = access.secrets;
-        const builder = new ListingBuilder({ source: config.name, watchByDefault: config.watchByDefault }, listCtx);
+        const builder = new ListingBuilder({ source: config.name, watchByDefault: config.watchByDefault, settings: 'annotation' }, listCtx);
         const scopes = config.namespaces === undefined ? [undefined] : [...new Set(config.namespaces)];
         for (const namespace of scopes) {
           for (const container of await listContainers(api, access, namespace, listCtx.signal, ctx.logger)) builder.add(container);

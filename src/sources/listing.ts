@@ -29,6 +29,8 @@ export interface ListingOptions {
   source: string;
   /** false: only containers labelled herald.enable=true; true: all but herald.enable=false. */
   watchByDefault: boolean;
+  /** What the settings are called where they are written: Docker labels, or a pod's annotations. */
+  settings?: 'label' | 'annotation';
 }
 
 /** A container's reference is followable when it names a tag; a bare digest or an image id is not. */
@@ -85,7 +87,9 @@ export class ListingBuilder {
     };
     const key = `${image.ref.name}\u0000${image.platform}`;
     const known = this.byKey.get(key);
-    const problem = problems.length > 0 ? `container ${where}: ${problems.join('; ')}` : undefined;
+    const word = this.opts.settings ?? 'label';
+    const named = word === 'label' ? problems : problems.map((p) => p.replace(/^label /, `${word} `));
+    const problem = named.length > 0 ? `container ${where}: ${named.join('; ')}` : undefined;
     if (known === undefined) {
       this.byKey.set(key, { ...image, sources: [this.opts.source], containers: [container], ...(problem !== undefined ? { problem } : {}) });
       return;

@@ -238,3 +238,29 @@ describe('where the docker source looks for the engine', () => {
     });
   });
 });
+
+describe('config validate', () => {
+  it('checks a docker source without calling its engine', async () => {
+    const { herald, tempDir, writeConfig } = await import('./helpers.js');
+    const fleet = engineFleet({ images: [{ reference: 'registry.example.com/team/app:1', digest: digest(1) }], containers: 3 });
+    const e = await engine(fleet.images, fleet.containers);
+    const tmp = tempDir();
+    try {
+      const file = writeConfig(tmp.dir, `db: { path: ${tmp.dir}/h.db }\nsources:\n  - { name: local, type: docker, endpoint: "${e.endpoint}" }\n`);
+      const r = await herald(['config', 'validate', '-c', file]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(e.counts.total).toBe(0);
+      const bad = writeConfig(tmp.dir, 'sources:\n  - { name: local, type: docker, endpoint: "ftp://x" }\n', 'bad.yml');
+      const refused = await herald(['config', 'validate', '-c', bad]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/bad\.yml:2:\d+: sources\[0\]\.endpoint: endpoint must be unix:\/\/\/path\/to\/docker\.sock or tcp:\/\/host:port/);
+      const taken = writeConfig(tmp.dir, `sources:\n  - { name: config, type: docker, endpoint: "${e.endpoint}" }\n`, 'taken.yml');
+      const named = await herald(['config', 'validate', '-c', taken]);
+      expect(named.code).toBe(2);
+      expect(named.stderr).toMatch(/taken\.yml:2:\d+: sources\[0\]\.name: "config" names the config's own images; choose another name/);
+      expect(e.counts.total).toBe(0);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});

@@ -149,6 +149,6 @@ describe('annotations', () => {
     expect(tuned).toMatchObject({ notifyOn: ['update', 'error'], notifiers: ['ops'], platform: 'linux/arm64/v8', metadata: { team: 'web' } });
     expect(tuned.problem).toBeUndefined();
     const bad = listing.images.find((i) => i.ref.repository === 'library/redis')!;
-    expect(bad.problem).toBe('container cache/bad-1/main: label herald.maxTags: "ten" is not a whole number');
+    expect(bad.problem).toBe('container cache/bad-1/main: annotation herald.maxTags: "ten" is not a whole number');
   });
 });

@@ -300,3 +300,31 @@ describe('metrics: the registry of one process', () => {
     expect(bare.samples.filter((x) => !x.name.startsWith('herald_'))).toEqual([]);
   });
 });
+
+describe('metrics: sources', () => {
+  const state = (image: string, digest: string): ImageState => ({
+    image, platform: 'linux/amd64', digest, mediaType: null, platformDigest: digest, created: null, labels: null,
+    firstSeen: '2026-01-01T00:00:00.000Z', lastChecked: null, lastChanged: null, error: null, errorSince: null, sources: ['local'],
+  });
+  const container = (source: string, name: string, image: string, runningDigest: string) => ({ source, name, id: `id-${name}`, image, platform: 'linux/amd64', runningDigest });
+
+  it('counts outdated containers per source from the database, and whether each source could be listed', async () => {
+    store.commitRun({
+      states: [state('r/app:1', 'sha256:new'), state('r/db:1', 'sha256:db')],
+      events: [],
+      deliveries: [],
+      containers: [
+        { source: 'local', at: '2026-01-01T00:00:00.000Z', containers: [container('local', 'web-1', 'r/app:1', 'sha256:old'), container('local', 'web-2', 'r/app:1', 'sha256:old'), container('local', 'db', 'r/db:1', 'sha256:db')] },
+        { source: 'edge', at: '2026-01-01T00:00:00.000Z', containers: [container('edge', 'web-9', 'r/app:1', 'sha256:new')] },
+      ],
+    });
+    const metrics = metricsOf();
+    const summary = (name: string, error: string | null) => ({ name, type: 'docker', error, images: 0, containers: 0, unwatched: [] });
+    metrics.runFinished({ ...report(10, []), sources: [summary('local', null), summary('prod', 'source prod: the cluster refused the credentials (401 Unauthorized)')] });
+    const s = await scrape(metrics);
+    expect(value(s, 'herald_containers_outdated', { source: 'local' })).toBe(2);
+    expect(value(s, 'herald_containers_outdated', { source: 'edge' })).toBe(0);
+    expect(value(s, 'herald_source_up', { source: 'local' })).toBe(1);
+    expect(value(s, 'herald_source_up', { source: 'prod' })).toBe(0);
+  });
+});

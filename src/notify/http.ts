@@ -86,15 +86,23 @@ export async function httpSend(req: HttpPost): Promise<HttpAnswer> {
   }
 }
 
+/** What a service's own answer says beyond its status: whether to retry, and when. */
+export interface ServiceVerdict {
+  /** Overrides the status rule (408, 429 and 5xx retryable, other statuses permanent). */
+  retryable?: boolean;
+  /** The wait the service asked for in its body (Discord's retry_after, Matrix's retry_after_ms…); wins over the Retry-After header. */
+  retryAfterMs?: number;
+}
+
 /**
  * undefined for 2xx; otherwise the NotifyError for this answer. detail (e.g. Slack's error code)
- * is appended to the message after removing secrets.
+ * is appended to the message after removing secrets; `verdict` is what the service's body said.
  */
-export function statusError(req: HttpPost, answer: HttpAnswer, detail?: string): NotifyError | undefined {
+export function statusError(req: HttpPost, answer: HttpAnswer, detail?: string, verdict: ServiceVerdict = {}): NotifyError | undefined {
   const { status } = answer;
   if (status >= 200 && status < 300) return undefined;
-  const retryable = status === 408 || status === 429 || status >= 500;
-  const retryAfterMs = retryable ? parseRetryAfter(headerValue(answer.headers['retry-after'])) : undefined;
+  const retryable = verdict.retryable ?? (status === 408 || status === 429 || status >= 500);
+  const retryAfterMs = retryable ? (verdict.retryAfterMs ?? parseRetryAfter(headerValue(answer.headers['retry-after']))) : undefined;
   const suffix = detail !== undefined && detail.trim() !== '' ? `: ${detail}` : '';
   const message = safeMessage(`${req.label}: ${req.method} ${maskUrl(req.url)} answered ${status}${suffix}`, [
     req.url.href,

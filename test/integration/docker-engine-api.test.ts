@@ -264,3 +264,37 @@ describe('config validate', () => {
     }
   });
 });
+
+describe('images prune', () => {
+  it('keeps the images of a source it cannot list, and forgets those its engine no longer runs', async () => {
+    const { herald, tempDir, writeConfig } = await import('./helpers.js');
+    const { Store } = await import('../../src/store/index.js');
+    const tmp = tempDir();
+    try {
+      const db = `${tmp.dir}/h.db`;
+      const store = Store.open(db);
+      const state = (image: string) => ({
+        image, platform: 'linux/amd64', digest: digest(1), mediaType: null, platformDigest: digest(1), created: null, labels: null,
+        firstSeen: 'x', lastChecked: 'x', lastChanged: null, error: null, errorSince: null, sources: ['local'],
+      });
+      store.commitRun({ states: [state('registry.example.com/team/app:1'), state('registry.example.com/team/gone:1')], events: [], deliveries: [] });
+      store.close();
+
+      const down = writeConfig(tmp.dir, `db: { path: ${db} }\nsources:\n  - { name: local, type: docker, endpoint: "unix://${tmp.dir}/no.sock", timeout: 2s }\n`, 'down.yml');
+      const kept = await herald(['images', 'prune', '-c', down]);
+      expect(kept.code, kept.stderr).toBe(0);
+      expect(kept.stdout).toMatch(/^keeping the images of source local, which could not be listed: source local: .+$/m);
+      expect(kept.stdout).toContain('pruned 0 image states');
+
+      const fleet = engineFleet({ images: [{ reference: 'registry.example.com/team/app:1', digest: digest(1) }], containers: 1 });
+      const e = await engine(fleet.images, fleet.containers);
+      const up = writeConfig(tmp.dir, `db: { path: ${db} }\nsources:\n  - { name: local, type: docker, endpoint: "${e.endpoint}", watchByDefault: true }\n`, 'up.yml');
+      const pruned = await herald(['images', 'prune', '-c', up]);
+      expect(pruned.code, pruned.stderr).toBe(0);
+      expect(pruned.stdout).toContain('removed registry.example.com/team/gone:1 (linux/amd64)');
+      expect(pruned.stdout).toContain('pruned 1 image state');
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});

@@ -5,14 +5,14 @@
  * message ≤ 1024, url ≤ 512, url_title ≤ 100 characters; a larger batch becomes several messages.
  *
  * Answers: `{"status":1}` is delivered. `{"status":0,"errors":[…]}` with a 4xx is permanent (a
- * wrong key, an invalid field); 429 (the application's message quota) and 5xx are retried, as
- * Pushover asks. The error line carries Pushover's `errors`, never the keys.
+ * wrong key, an invalid field); 429 (the application's monthly quota, retried when its
+ * X-Limit-App-Reset says) and 5xx are retried, as Pushover asks. The error line carries Pushover's `errors`, never the keys.
  */
 import { z } from 'zod';
 import { oneLine } from '../../util/text.js';
 import { duration, httpUrl } from '../../util/schema.js';
 import type { HeraldEvent } from '../../model/event.js';
-import { httpSend, statusError } from '../http.js';
+import { httpSend, statusError, type HttpAnswer, type ServiceVerdict } from '../http.js';
 import { NotifyError, defineNotifier, notifierCommon, safeMessage, type ConfigProblem, type Notifier } from '../notifier.js';
 import { DEFAULT_TITLE, compileTemplate, eventLink, renderTemplate, templateProblems, type CompiledTemplate } from '../template.js';
 import { DEFAULT_PUSH_BODY, cutText, joinUrl, jsonObject, packEvents, partSuffix } from '../split.js';
@@ -85,7 +85,7 @@ export const pushoverModule = defineNotifier({
           const answer = await httpSend(req);
           const json = jsonObject(answer.body);
           const reason = pushoverReason(json, answer.body);
-          const error = statusError(req, answer, reason);
+          const error = statusError(req, answer, reason, quotaVerdict(answer));
           if (error !== undefined) throw error;
           // A 2xx that does not say status 1 is not a delivery (a proxy's page, a changed API).
           if (json?.status !== 1) throw new NotifyError(safeMessage(`${label}: answered ${answer.status} without status 1: ${reason}`, secrets), { permanent: true });
@@ -123,6 +123,16 @@ export function pushoverMessages(events: readonly HeraldEvent[], templates: { ti
     }
     return content;
   });
+}
+
+/**
+ * A 429 means the application's monthly quota is used up; X-Limit-App-Reset (epoch seconds) says
+ * when it resets, which is when a retry can succeed. Pushover sends no Retry-After.
+ */
+function quotaVerdict(answer: HttpAnswer): ServiceVerdict {
+  const reset = Number(answer.headers['x-limit-app-reset']);
+  if (answer.status !== 429 || !Number.isFinite(reset) || reset <= 0) return {};
+  return { retryable: true, retryAfterMs: Math.max(0, reset * 1000 - Date.now()) };
 }
 
 /** Pushover's own words: its `errors` list, else the start of the body. */

@@ -8,8 +8,12 @@ import { catalogOf } from '../catalog.js';
 import { mailModule } from './mail.js';
 import { slackModule } from './slack.js';
 import { webhookModule } from './webhook.js';
+import { gotifyModule } from './gotify.js';
+import { pushoverModule } from './pushover.js';
+import { matrixModule } from './matrix.js';
+import { scriptModule } from './script.js';
 
-export const notifierModules = [mailModule, webhookModule, slackModule] as const;
+export const notifierModules = [mailModule, webhookModule, slackModule, gotifyModule, pushoverModule, matrixModule, scriptModule] as const;
 
 export const notifierCatalog = catalogOf(notifierModules);
 

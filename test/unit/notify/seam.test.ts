@@ -24,11 +24,17 @@ const samples: Record<NotifierConfig['type'], Record<string, unknown>> = {
   mail: { name: 'ops-mail', type: 'mail', host: 'smtp.example.com', from: 'herald@example.com', to: ['ops@example.com'] },
   webhook: { name: 'hooks', type: 'webhook', url: 'https://hooks.example.com/herald' },
   slack: { name: 'ops-slack', type: 'slack', webhookUrl: 'https://hooks.slack.com/services/T0/B0/x' },
+  gotify: { name: 'phone', type: 'gotify', url: 'https://gotify.example.com', token: 'AbCdEf.123' },
+  pushover: { name: 'push', type: 'pushover', userKey: 'uQiRzpo4DXghDmr9QzzfQu27cmVRsG', appToken: 'azGDORePK8gMaC0QOYAMyEEuzJnyUi' },
+  matrix: { name: 'room', type: 'matrix', homeserverUrl: 'https://matrix.example.org', accessToken: 'syt_abc_123', roomId: '!ops:example.org' },
+  script: { name: 'hook-script', type: 'script', command: ['/usr/local/bin/on-update', '--quiet'], env: { TEAM: 'web' } },
 };
 const sample = (type: string): Record<string, unknown> => structuredClone(samples[type as NotifierConfig['type']]);
 
 /** Valid for every secret key of the real modules, URLs included. */
-const secretValue = (key: string): string => `https://hooks.example.com/S3CR3T-${key}-4711`;
+const secretValue = (key: string): string =>
+  // script's `env` read from envFile is NAME=value lines.
+  key === 'env' ? 'SCRIPT_TOKEN=S3CR3T-env-4711' : `https://hooks.example.com/S3CR3T-${key}-4711`;
 
 function captureLogger(secretKeys: readonly string[]) {
   const lines: Array<Record<string, unknown>> = [];

@@ -5,11 +5,15 @@
  */
 import type { z } from 'zod';
 import { catalogOf } from '../catalog.js';
+import { discordModule } from './discord.js';
 import { mailModule } from './mail.js';
+import { ntfyModule } from './ntfy.js';
 import { slackModule } from './slack.js';
+import { teamsModule } from './teams.js';
+import { telegramModule } from './telegram.js';
 import { webhookModule } from './webhook.js';
 
-export const notifierModules = [mailModule, webhookModule, slackModule] as const;
+export const notifierModules = [mailModule, webhookModule, slackModule, ntfyModule, discordModule, teamsModule, telegramModule] as const;
 
 export const notifierCatalog = catalogOf(notifierModules);
 

@@ -24,6 +24,10 @@ const samples: Record<NotifierConfig['type'], Record<string, unknown>> = {
   mail: { name: 'ops-mail', type: 'mail', host: 'smtp.example.com', from: 'herald@example.com', to: ['ops@example.com'] },
   webhook: { name: 'hooks', type: 'webhook', url: 'https://hooks.example.com/herald' },
   slack: { name: 'ops-slack', type: 'slack', webhookUrl: 'https://hooks.slack.com/services/T0/B0/x' },
+  ntfy: { name: 'phone', type: 'ntfy', topic: 'herald-ops' },
+  discord: { name: 'ops-discord', type: 'discord', webhookUrl: 'https://discord.com/api/webhooks/1/x' },
+  teams: { name: 'ops-teams', type: 'teams', webhookUrl: 'https://prod-00.westeurope.logic.azure.com/workflows/x' },
+  telegram: { name: 'ops-telegram', type: 'telegram', botToken: '123456:ABC-telegram', chatId: -1001234567890 },
 };
 const sample = (type: string): Record<string, unknown> => structuredClone(samples[type as NotifierConfig['type']]);
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/util/log.js';
 import { closeHttpAgent } from '../../src/notify/http.js';
 import type { Notifier } from '../../src/notify/notifier.js';
-import { createNotifier, notifierSchema } from '../../src/notify/notifiers/index.js';
+import { createNotifier, notifierCatalog, notifierSchema } from '../../src/notify/notifiers/index.js';
 import { sampleEvent } from '../../src/notify/sample.js';
 import type { HeraldEvent } from '../../src/model/event.js';
 import { startDiscordSink, type DiscordSink } from '../fixtures/discord-sink.js';
@@ -219,5 +219,26 @@ describe('the receivers refuse what the services refuse', () => {
     expect((await post(ntfy.url, { topic: 'herald-ops' })).body).toMatchObject({ code: 40101, http: 401 });
     const basic = `Basic ${Buffer.from(`:${NTFY_TOKEN}`).toString('base64')}`;
     expect((await post(ntfy.url, { topic: 'herald-ops', message: 'x' }, { authorization: basic })).status).toBe(200);
+  });
+});
+
+describe('config checks', () => {
+  const parse = (entry: Record<string, unknown>) => notifierSchema.safeParse({ name: 'x', ...entry });
+  it('refuses bad keys at load', () => {
+    expect(parse({ type: 'ntfy', topic: 'ops', priority: 6 }).success).toBe(false);
+    expect(parse({ type: 'ntfy', topic: 'ops', priority: 5 }).success).toBe(true);
+    expect(parse({ type: 'ntfy', topic: 'no/slash' }).success).toBe(false);
+    expect(parse({ type: 'telegram', botToken: 't', chatId: 1.5 }).success).toBe(false);
+    expect(parse({ type: 'discord', webhookUrl: 'ftp://x/' }).success).toBe(false);
+    const checks = (entry: Record<string, unknown>) => {
+      const config = notifierSchema.parse({ name: 'x', ...entry });
+      return [...notifierCatalog.entryProblems(config), ...notifierCatalog.validate(config).map((p) => `${p.key}: ${p.message}`)];
+    };
+    expect(checks({ type: 'telegram', botToken: 't', chatId: 'my group' })).toEqual([expect.stringMatching(/^chatId: must be a chat id/)]);
+    expect(checks({ type: 'telegram', botToken: 't', chatId: '@herald_updates' })).toEqual([]);
+    expect(checks({ type: 'telegram', chatId: -100 })).toEqual(['a telegram notifier needs botToken or botTokenFile']);
+    expect(checks({ type: 'ntfy', topic: 'ops', token: 't', username: 'u', password: 'p' })).toEqual(['an ntfy notifier takes token or username/password, not both']);
+    expect(checks({ type: 'ntfy', topic: 'ops', username: 'u' })).toEqual(['an ntfy notifier with username needs password or passwordFile']);
+    expect(checks({ type: 'discord', webhookUrl: 'https://d/x', templateBody: '{{ x | nope }}' })).toEqual([expect.stringMatching(/^templateBody: invalid template/)]);
   });
 });

@@ -5,15 +5,22 @@
  */
 import type { z } from 'zod';
 import { catalogOf } from '../catalog.js';
+import { discordModule } from './discord.js';
 import { mailModule } from './mail.js';
+import { ntfyModule } from './ntfy.js';
 import { slackModule } from './slack.js';
+import { teamsModule } from './teams.js';
+import { telegramModule } from './telegram.js';
 import { webhookModule } from './webhook.js';
 import { gotifyModule } from './gotify.js';
 import { pushoverModule } from './pushover.js';
 import { matrixModule } from './matrix.js';
 import { scriptModule } from './script.js';
 
-export const notifierModules = [mailModule, webhookModule, slackModule, gotifyModule, pushoverModule, matrixModule, scriptModule] as const;
+export const notifierModules = [
+  mailModule, webhookModule, slackModule, ntfyModule, discordModule, teamsModule, telegramModule,
+  gotifyModule, pushoverModule, matrixModule, scriptModule,
+] as const;
 
 export const notifierCatalog = catalogOf(notifierModules);
 

@@ -67,7 +67,7 @@ const image = fc.record(
 const notifier = fc.record(
   {
     name: maybe(fc.constantFrom('hooks', 'chat')),
-    type: maybe(fc.constantFrom('mail', 'webhook', 'slack', 'teams')),
+    type: maybe(fc.constantFrom('mail', 'webhook', 'slack', 'pagerduty')),
     url: anyValue,
     urlFile: maybe(fc.constantFrom('secret', 'missing', '')),
     webhookUrl: anyValue,

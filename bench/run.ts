@@ -16,6 +16,7 @@
  *   npm run bench -- --sizes 1000 --workers 16 --delay 20 --no-serve --no-check
  */
 import { measureSources, sourceLines, sourceTargets, type SourcesFigures } from './sources.js';
+import { measureTags, tagLines, tagTargets, type TagsFigures } from './tags.js';
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -49,10 +50,11 @@ interface Options {
   stub: boolean;
   neighbour: boolean;
   sources: boolean;
+  tags: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { sizes: [100, 1000, 5000], workers: [4, 16, 64], delayMs: 20, serve: true, check: true, rateLimit: true, stub: true, neighbour: true, sources: true };
+  const opts: Options = { sizes: [100, 1000, 5000], workers: [4, 16, 64], delayMs: 20, serve: true, check: true, rateLimit: true, stub: true, neighbour: true, sources: true, tags: true };
   const list = (v: string | undefined) => (v ?? '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -69,6 +71,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-stub') opts.stub = false;
     else if (a === '--no-neighbour') opts.neighbour = false;
     else if (a === '--no-sources') opts.sources = false;
+    else if (a === '--no-tags') opts.tags = false;
     else throw new Error(`unknown option ${a}`);
   }
   return opts;
@@ -626,6 +629,7 @@ interface TargetInput {
   rateLimit: RateLimitFigures | undefined;
   neighbour: NeighbourFigures | undefined;
   sources: SourcesFigures | undefined;
+  tags: TagsFigures | undefined;
 }
 
 /** Each performance target against what this bench measured: met, MISSED, or not measured in this run. */
@@ -693,6 +697,7 @@ function targets(t: TargetInput): string {
     );
   } else add('rate limit: low budget or 429 defers that registry\'s checks', '-', undefined);
   sourceTargets(t.sources, add);
+  tagTargets(t.tags, add);
   return lines.join('\n');
 }
 
@@ -717,6 +722,7 @@ async function main(): Promise<void> {
   let latency: LatencyFigures | undefined;
   let neighbour: NeighbourFigures | undefined;
   let sources: SourcesFigures | undefined;
+  let tags: TagsFigures | undefined;
   try {
     let largest: { n: number; dbPath: string } | undefined;
     let target: { n: number; configFile: string } | undefined;
@@ -733,6 +739,7 @@ async function main(): Promise<void> {
     if (opts.rateLimit) rateLimit = await measureRateLimit(world, tmp, opts.delayMs);
     if (opts.stub) stub = await measureStub(1000, 16, opts.delayMs, tmp);
     if (opts.sources) sources = await measureSources(world, tmp, measureServe, configYaml);
+    if (opts.tags) tags = measureTags(ROOT);
     if (opts.serve && largest) serve = await measureServe(world, largest.n, largest.dbPath, tmp);
     // WUD's figures on this machine were for 300 images: the same count, in a new database (its
     // start-up run sees them all for the first time, the scheduled run is the warm one).
@@ -832,10 +839,11 @@ async function main(): Promise<void> {
     out.push(`- budget spent (429, Retry-After 3600 s): ${limited.requests} request, ${limited.skipped} deferred, ${limited.errors} errors. Log: "${limited.log.join('" / "')}"`);
   }
   if (sources) out.push('', ...sourceLines(sources));
+  if (tags) out.push('', ...tagLines(tags));
   out.push('');
   out.push('Targets:');
   out.push('');
-  out.push(targets({ rows, delayMs: opts.delayMs, floors, latency, check, serve, rateLimit, neighbour, sources }));
+  out.push(targets({ rows, delayMs: opts.delayMs, floors, latency, check, serve, rateLimit, neighbour, sources, tags }));
   out.push('');
   out.push(`bench took ${((performance.now() - started) / 1000).toFixed(0)} s`);
   process.stdout.write(`${out.join('\n')}\n`);

@@ -14,6 +14,7 @@ import type { EventsOptions } from './events.js';
 import type { NotifyTestOptions } from './notify.js';
 import type { HealthOptions } from './health.js';
 import type { ValidateOptions } from './config.js';
+import type { TagsOptions } from './tags.js';
 
 type Action<T> = (opts: T) => Promise<number>;
 type ActionOnRef<T> = (ref: string, opts: T) => Promise<number>;
@@ -112,6 +113,25 @@ export function buildProgram(): Command {
     .option('--notifier <name>', 'only this notifier')
     .option('--json', 'print JSON')
     .action(run<NotifyTestOptions>(async () => (await import('./notify.js')).test));
+
+  const repeat = (value: string, previous: string[] = []) => [...previous, value];
+  program
+    .command('tags')
+    .description("explain an image's tags: each one's version, flavour and pre-release, whether the filters keep it and why, and which are newer")
+    .argument('[ref]', 'image reference: lists the registry\'s tags, with the filters of its config entry when it has one')
+    .addOption(configOption())
+    .option('--current <tag>', 'with --tags-file: the tag the image runs (newer is relative to it)')
+    .option('--tags-file <file>', 'read the tags from a file (one a line) instead of a registry')
+    .option('--include <regex>', 'includeTags (repeatable)', repeat)
+    .option('--exclude <regex>', 'excludeTags (repeatable)', repeat)
+    .option('--newer-only', 'newerOnly: keep only tags newer than the current one')
+    .option('--same-flavour', 'sameFlavour (the default): newer only within the current tag\'s flavour')
+    .option('--no-same-flavour', 'compare versions across flavours')
+    .option('--include-prereleases', 'includePrereleases: pre-releases count as newer')
+    .addOption(new Option('--sort <order>', 'sortTags').choices(['default', 'reverse', 'lexicographical', 'semver']))
+    .option('--max-tags <n>', 'maxTags (0 = all)')
+    .option('--json', 'print JSON')
+    .action(invoke<TagsOptions>(async (opts, [ref]) => (await import('./tags.js')).tags(ref, opts)));
 
   program
     .command('health')

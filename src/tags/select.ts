@@ -12,7 +12,7 @@
  */
 import type { WatchedImage } from '../model/image.js';
 import { isArtifactTag } from './artifacts.js';
-import { isNewer, parseTag, parseVersion, sortSemverDescending } from './versions.js';
+import { parseTag, parseVersion, sortSemverDescending, whyNotNewer, type NotNewer } from './versions.js';
 
 export type TagOptions = Pick<
   WatchedImage,
@@ -38,8 +38,21 @@ function regex(source: string): RegExp {
   return re;
 }
 
-export function selectTags(listed: readonly string[], opts: TagOptions): TagSelection {
-  const dropped = { artifacts: 0, notIncluded: 0, excluded: 0, notNewer: 0, overMax: 0 };
+/** Why a listed tag is not watched (`herald tags` prints it; the run counts it). */
+export type DropReason =
+  | { step: 'duplicate' }
+  | { step: 'artifact' }
+  | { step: 'notIncluded' }
+  | { step: 'excluded'; filter: string }
+  | { step: 'notNewer'; why: NotNewer }
+  | { step: 'own' }
+  | { step: 'overMax'; maxTags: number };
+
+/**
+ * The one walk over a listing that both the run (selectTags) and `herald tags` (explainTags) use:
+ * the kept tags in order, and `drop(tag, reason)` for every tag left out, as it is left out.
+ */
+export function walkTags(listed: readonly string[], opts: TagOptions, drop: (tag: string, reason: DropReason) => void): string[] {
   const include = opts.includeTags.map(regex);
   const exclude = opts.excludeTags.map(regex);
   const ownTag = opts.ref.digest === undefined ? opts.ref.tag : undefined;
@@ -47,31 +60,68 @@ export function selectTags(listed: readonly string[], opts: TagOptions): TagSele
   const current = opts.newerOnly ? parseVersion(opts.ref.tag ?? '') : undefined;
 
   let tags: string[] = [];
-  for (const tag of new Set(listed)) {
-    if (isArtifactTag(tag)) dropped.artifacts++;
-    else if (include.length > 0 && !include.some((re) => re.test(tag))) dropped.notIncluded++;
-    else if (exclude.some((re) => re.test(tag))) dropped.excluded++;
-    else if (current !== undefined && !isNewer(parseTag(tag), current, opts)) {
-      if (tag !== ownTag) dropped.notNewer++;
-    } else if (tag !== ownTag) tags.push(tag);
+  const seen = new Set<string>();
+  for (const tag of listed) {
+    if (seen.has(tag)) {
+      drop(tag, { step: 'duplicate' });
+      continue;
+    }
+    seen.add(tag);
+    if (isArtifactTag(tag)) {
+      drop(tag, { step: 'artifact' });
+      continue;
+    }
+    if (include.length > 0 && !include.some((re) => re.test(tag))) {
+      drop(tag, { step: 'notIncluded' });
+      continue;
+    }
+    const excludedBy = exclude.find((re) => re.test(tag));
+    if (excludedBy !== undefined) {
+      drop(tag, { step: 'excluded', filter: excludedBy.source });
+      continue;
+    }
+    const why = current === undefined ? null : whyNotNewer(parseTag(tag), current, opts);
+    if (tag === ownTag) drop(tag, { step: 'own' });
+    else if (why !== null) drop(tag, { step: 'notNewer', why });
+    else tags.push(tag);
   }
-
-  switch (opts.sortTags) {
-    case 'reverse':
-      tags.reverse();
-      break;
-    case 'lexicographical':
-      tags.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      break;
-    case 'semver':
-      tags = sortSemverDescending(tags);
-      break;
-    case 'default':
-      break;
-  }
+  tags = sortTags(tags, opts.sortTags);
   if (opts.maxTags > 0 && tags.length > opts.maxTags) {
-    dropped.overMax = tags.length - opts.maxTags;
+    for (const tag of tags.slice(opts.maxTags)) drop(tag, { step: 'overMax', maxTags: opts.maxTags });
     tags = tags.slice(0, opts.maxTags);
   }
-  return { kept: tags, dropped };
+  return tags;
+}
+
+export function selectTags(listed: readonly string[], opts: TagOptions): TagSelection {
+  const dropped = { artifacts: 0, notIncluded: 0, excluded: 0, notNewer: 0, overMax: 0 };
+  const kept = walkTags(listed, opts, (_tag, reason) => {
+    switch (reason.step) {
+      case 'artifact':
+        dropped.artifacts++;
+        break;
+      case 'notIncluded':
+      case 'excluded':
+      case 'notNewer':
+      case 'overMax':
+        dropped[reason.step]++;
+        break;
+      default: // duplicates and the own tag are not counted
+    }
+  });
+  return { kept, dropped };
+}
+
+/** sortTags: default (registry order), reverse, lexicographical (ascending), semver (newest first, non-versions last). */
+export function sortTags(tags: readonly string[], order: TagOptions['sortTags']): string[] {
+  switch (order) {
+    case 'reverse':
+      return [...tags].reverse();
+    case 'lexicographical':
+      return [...tags].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    case 'semver':
+      return sortSemverDescending(tags);
+    case 'default':
+      return [...tags];
+  }
 }

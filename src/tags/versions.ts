@@ -24,6 +24,7 @@
 import type { SemVer } from 'semver';
 import { isValidTag } from '../model/reference.js';
 import { lazy } from '../util/lazy.js';
+import { splitCounters } from './counters.js';
 
 // semver is loaded on the first pre-release comparison, not at import: config loading imports this
 // module (to check newerOnly tags) and most runs never compare a pre-release.
@@ -39,9 +40,14 @@ export interface TagVersion {
   pre: string | null;
   /** Suffix without the pre-release and the build counter: '-alpine', '-bookworm-slim', ''. */
   suffix: string;
-  /** Build counter digits ('45' for -ls45), or null. */
+  /** PEP 440 post-release number ('1' for 1.0.0.post1), or null. Newer than the release, same flavour. */
+  post: string | null;
+  /**
+   * Build counters, dot-joined digit strings ('45' for -ls45, '177' for git describe's -177-gabc1234,
+   * '923.1669829893' for UBI's 8.7-923.1669829893, '20251111' for 4.8.1-20251111-windowsservercore), or null.
+   */
   build: string | null;
-  /** How the build counter is written: 'ls', 'r', '' (a bare -N) or '_' (glued on with _). */
+  /** How the last build counter is written: 'ls', 'r', '' (a bare number) or '_' (glued on with _). */
   buildKind: string;
   /** prefix, parts, suffix and build kind: tags of one flavour are comparable. */
   flavour: string;
@@ -57,13 +63,13 @@ export class VersionError extends UserError {
 
 const CORE = /\d+(?:\.\d+)*/g;
 const PREFIX = /^(?:[vV]|.*[-_.][vV]?)?$/;
-const PRE_WORDS = 'preview|alpha|beta|rc|pre|dev|snapshot|canary|nightly';
+const PRE_WORDS = 'preview|alpha|beta|rc|pre|dev|snapshot|canary|nightly|unstable|ea';
 /** A pre-release as its own dash component: rc1, rc.1, beta.2, alpha, alpha.beta, RC2. */
 const PRE_COMPONENT = new RegExp(`^(${PRE_WORDS})(?:\\.?(\\d+))?((?:\\.[0-9a-zA-Z]+)*)$`, 'i');
 /** A pre-release glued to the core (python: 3.14.0a1, 3.13.0rc2, 1.0beta): a/b need a number. */
 const PRE_ATTACHED = new RegExp(`^(?:(${PRE_WORDS})(\\d+)?|([ab])(\\d+))(?=$|[-_.])`, 'i');
-/** A build counter as the last dash component. */
-const BUILD_COMPONENT = /^(ls|r)(\d+)$/i;
+/** PEP 440's development and post releases, glued on or after a dot: 1.0.0.dev0, 2.1.0.POST2. */
+const PEP440 = /^\.?(dev|post)(\d+)(?=$|[-_.])/i;
 
 const MAX_PARTS = 4;
 
@@ -123,12 +129,13 @@ export function parseVersion(tag: string): TagVersion {
 
 function parseRest(tag: string, prefix: string, core: string[], rest: string, numbers = core.map(() => '#').join('.')): TagVersion | null {
   let pre: string | null = null;
-  let build: string | null = null;
+  let post: string | null = null;
+  const counters: string[] = [];
   let buildKind = '';
 
   const glued = /^_(\d+)(?=$|[-.])/.exec(rest);
   if (glued) {
-    build = glued[1]!;
+    counters.push(glued[1]!);
     buildKind = '_';
     rest = rest.slice(glued[0].length);
   } else {
@@ -138,39 +145,41 @@ function parseRest(tag: string, prefix: string, core: string[], rest: string, nu
       rest = rest.slice(attached[0].length);
     }
   }
+  // PEP 440: 1.0.0.dev0 is a pre-release, 1.0.0.post1 a post-release (newer than 1.0.0, same flavour).
+  const pep = PEP440.exec(rest);
+  if (pep && (pep[1]!.toLowerCase() === 'post' || pre === null)) {
+    if (pep[1]!.toLowerCase() === 'post') post = stripZeros(pep[2]!);
+    else pre = normalizePre(pep[1]!, pep[2], '');
+    rest = rest.slice(pep[0].length);
+  }
   // After the core: nothing, or a separator. 1.2.3.4.5 (five parts) and 1.2.3alpine are not versions.
   if (rest !== '' && !/^(?:-|_|\.(?!\d))/.test(rest)) return null;
 
   let suffix = rest;
+  let shape = rest;
   if (rest.startsWith('-')) {
     const parts = rest.slice(1).split('-');
     if (pre === null && parts.length > 0) {
       const m = PRE_COMPONENT.exec(parts[0]!);
       if (m) {
-        pre = normalizePre(m[1]!, m[2], m[3]!);
         parts.shift();
+        // openjdk's 21-ea-32: the number after a bare pre-release word is its number.
+        const n = m[2] === undefined && m[3] === '' && parts.length > 0 && /^\d+$/.test(parts[0]!) ? parts.shift() : m[2];
+        pre = normalizePre(m[1]!, n, m[3]!);
       }
     }
-    if (build === null && parts.length > 0) {
-      const last = parts[parts.length - 1]!;
-      const counter = BUILD_COMPONENT.exec(last);
-      if (counter) {
-        build = counter[2]!;
-        buildKind = counter[1]!.toLowerCase();
-        parts.pop();
-      } else if (parts.length === 1 && /^\d+$/.test(last)) {
-        // A bare number right after the version (1.2.3-2) is a revision, not a flavour.
-        build = last;
-        parts.pop();
-      }
-    }
-    suffix = parts.length > 0 ? `-${parts.join('-')}` : '';
+    const split = splitCounters(parts, counters.length > 0);
+    if (split.kind !== undefined) buildKind = split.kind;
+    counters.push(...split.counters);
+    suffix = split.words.length > 0 ? `-${split.words.join('-')}` : '';
+    shape = split.shape.length > 0 ? `-${split.shape.join('-')}` : '';
+    if (split.kind !== undefined) shape += `-${split.kind}#`;
   }
   if (pre !== null && preSemver(pre) === null) return null;
 
-  const flavour =
-    build === null ? `${prefix}${numbers}${suffix}` : buildKind === '_' ? `${prefix}${numbers}_#${suffix}` : `${prefix}${numbers}${suffix}-${buildKind}#`;
-  return { tag, prefix, core, pre, suffix, build, buildKind, flavour };
+  const build = counters.length > 0 ? counters.join('.') : null;
+  const flavour = buildKind === '_' ? `${prefix}${numbers}_#${shape}` : `${prefix}${numbers}${shape}`;
+  return { tag, prefix, core, pre, post, suffix, build, buildKind, flavour };
 }
 
 function normalizePre(word: string, number: string | undefined, dotted: string): string {
@@ -210,6 +219,17 @@ function compareDigits(a: string, b: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/** Dotted digit strings by value, part by part; a missing part sorts first (0.3 < 0.3.1). */
+function compareDotted(a: string, b: string): number {
+  const x = a.split('.');
+  const y = b.split('.');
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const c = compareDigits(x[i]!, y[i]!);
+    if (c !== 0) return c;
+  }
+  return sign(x.length - y.length);
+}
+
 function sign(n: number): number {
   return n < 0 ? -1 : n > 0 ? 1 : 0;
 }
@@ -231,10 +251,16 @@ export function compareVersions(a: TagVersion, b: TagVersion): number {
     const c = sign(preSemver(a.pre)!.comparePre(preSemver(b.pre)!));
     if (c !== 0) return c;
   }
+  if (a.post !== b.post) {
+    if (a.post === null) return -1;
+    if (b.post === null) return 1;
+    const c = compareDigits(a.post, b.post);
+    if (c !== 0) return c;
+  }
   if (a.build !== b.build) {
     if (a.build === null) return -1;
     if (b.build === null) return 1;
-    const c = compareDigits(a.build, b.build);
+    const c = compareDotted(a.build, b.build);
     if (c !== 0) return c;
   }
   return sign(a.core.length - b.core.length);
@@ -252,15 +278,29 @@ export interface NewerOptions {
   includePrereleases: boolean;
 }
 
-/** Whether `candidate` is a newer version than `current` under the flavour and pre-release rules. */
-export function isNewer(candidate: TagVersion | null, current: TagVersion, opts: NewerOptions): boolean {
-  if (candidate === null) return false;
-  if (opts.sameFlavour && candidate.flavour !== current.flavour) return false;
-  if (candidate.pre !== null && current.pre === null && !opts.includePrereleases) return false;
-  return compareVersions(candidate, current) > 0;
+/** Why a tag is not newer than the current one, as `herald tags` says it. */
+export type NotNewer = 'not a version' | 'other flavour' | 'pre-release' | 'older' | 'same version';
+
+/** null when `candidate` is a newer version than `current` under the flavour and pre-release rules, else why not. */
+export function whyNotNewer(candidate: TagVersion | null, current: TagVersion, opts: NewerOptions): NotNewer | null {
+  if (candidate === null) return 'not a version';
+  if (opts.sameFlavour && candidate.flavour !== current.flavour) return 'other flavour';
+  const c = compareVersions(candidate, current);
+  if (c > 0 && candidate.pre !== null && current.pre === null && !opts.includePrereleases) return 'pre-release';
+  return c > 0 ? null : c < 0 ? 'older' : 'same version';
 }
 
-/** Versions newest first (ties by tag text), then every non-version tag in the order given. */
+/** Whether `candidate` is a newer version than `current` under the flavour and pre-release rules. */
+export function isNewer(candidate: TagVersion | null, current: TagVersion, opts: NewerOptions): boolean {
+  return whyNotNewer(candidate, current, opts) === null;
+}
+
+/** The version as herald reads it, for people: 1.27.2, 1.29.0-rc.1, 1.2.3+ls45, 1.0.0.post1. */
+export function versionText(v: TagVersion): string {
+  return `${v.core.join('.')}${v.pre === null ? '' : `-${v.pre}`}${v.post === null ? '' : `.post${v.post}`}${v.build === null ? '' : `+${v.build}`}`;
+}
+
+/** Versions newest first (equal versions by tag text, ascending), then every non-version tag in the order given. */
 export function sortSemverDescending(tags: readonly string[]): string[] {
   const versions: TagVersion[] = [];
   const others: string[] = [];
@@ -269,6 +309,7 @@ export function sortSemverDescending(tags: readonly string[]): string[] {
     if (v === null) others.push(tag);
     else versions.push(v);
   }
-  versions.sort((a, b) => compareVersionTags(b, a));
+  // As Diun's sortTags: semver: equal versions with more parts first (4.21.0, 4.21), then by tag text ascending.
+  versions.sort((a, b) => compareVersions(b, a) || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
   return [...versions.map((v) => v.tag), ...others];
 }

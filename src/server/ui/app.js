@@ -63,7 +63,8 @@
     if (image.error !== null && image.error !== undefined) return 'error';
     if (!image.lastChecked) return 'unchecked';
     if ((image.containers ?? []).some((c) => c.outdated)) return 'outdated';
-    if (image.lastChanged) return 'update';
+    // As herald_image_update_available: the digest changed after herald first saw it.
+    if (image.lastChanged && image.lastChanged !== image.firstSeen) return 'update';
     return 'ok';
   }
 
@@ -142,7 +143,7 @@
     const { image } = row;
     const name = el('td', { class: 'name' }, el('strong', { text: image.image }), el('br'), el('span', { class: 'muted', text: `${image.platform} · ${short(image.digest)}` }));
     if (image.error) name.append(el('p', { class: 'error', text: image.error }));
-    if (image.lastChanged) name.append(el('p', { class: 'muted' }, 'changed ', when(image.lastChanged)));
+    if (image.lastChanged && image.lastChanged !== image.firstSeen) name.append(el('p', { class: 'muted' }, 'changed ', when(image.lastChanged)));
     if (row.labels.length > 0) {
       const list = el('dl', { class: 'labels' });
       for (const [k, v] of row.labels) list.append(el('dt', { text: k }), el('dd', { text: v }));

@@ -244,7 +244,7 @@ export class Daemon {
       metrics: parts.metrics,
       logger: this.logger,
       token: () => this.current.loaded.config.server.token,
-      ui: () => this.current.loaded.config.server.ui,
+      ui: () => this.current.loaded.config.server.ui !== false,
       health: () =>
         health({
           databaseProblem: parts.store.writeProblem(MIN_FREE_BYTES),

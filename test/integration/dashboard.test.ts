@@ -214,18 +214,24 @@ describe.skipIf(missing !== undefined)(`dashboard with 5,000 images${missing ? `
   it('shows the first page of 5,000 images in under 1 s, and pages through them', async () => {
     const { page, consoleErrors } = await openPage(browsing.browser);
     // Warm: the first navigation of a new browser pays for its own start-up, which is not the page's.
-    await page.goto(`${base}/healthz`);
-    const times: number[] = [];
+    await page.goto(base);
+    await page.locator('#image-rows tr').nth(99).waitFor();
+    // Two figures per load: the wall time from goto() until the 100th row is there (playwright's own
+    // round trips included), and the page's own: ms since navigation start when it had drawn.
+    const wall: number[] = [];
+    const drawn: number[] = [];
     for (let i = 0; i < 3; i++) {
       const t0 = Date.now();
       await page.goto(base);
-      await page.getByText('5,000 of 5,000 images').waitFor();
       await page.locator('#image-rows tr').nth(99).waitFor();
-      times.push(Date.now() - t0);
+      wall.push(Date.now() - t0);
+      const loaded = (await page.locator('html').getAttribute('data-loaded')) ?? '';
+      drawn.push(Number(loaded.split(' ')[0]));
     }
-    const best = Math.min(...times);
-    console.log(`dashboard, 5,000 images: navigation to first page rendered ${times.join(' / ')} ms`);
-    expect(best).toBeLessThan(1000);
+    expect(await page.getByText('5,000 of 5,000 images').count()).toBe(1);
+    console.log(`dashboard, 5,000 images: drawn at ${drawn.join(' / ')} ms after navigation start; goto to 100th row ${wall.join(' / ')} ms`);
+    expect(Math.min(...drawn)).toBeLessThan(1000);
+    expect(Math.min(...wall)).toBeLessThan(1000);
     expect(await page.locator('#image-rows tr').count()).toBe(100);
     // Most urgent first: the errors lead.
     expect(await page.locator('#image-rows tr').first().getAttribute('data-status')).toBe('error');

@@ -149,6 +149,14 @@ describe.skipIf(missing !== undefined)(`dashboard in chromium${missing ? ` (skip
     await page.getByLabel('Search').fill('');
   });
 
+  // HERALD_DASHBOARD_SCREENSHOT=docs/dashboard.png npx vitest run test/integration/dashboard.test.ts: the README's picture.
+  it.skipIf(!process.env.HERALD_DASHBOARD_SCREENSHOT)('takes the README screenshot', async () => {
+    const { page } = main;
+    await page.setViewportSize({ width: 1280, height: 760 });
+    await rowOf(page, 'team/web:1').getByText('Labels (2)').click();
+    await page.screenshot({ path: process.env.HERALD_DASHBOARD_SCREENSHOT!, fullPage: true });
+  });
+
   it('made no console error, no uncaught error, no dialog, and no request off 127.0.0.1', () => {
     expect(main.consoleErrors).toEqual([]);
     expect(main.pageErrors).toEqual([]);

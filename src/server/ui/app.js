@@ -219,7 +219,7 @@
       const waiting = (e.deliveries ?? []).map((d) => `${d.notifier}: ${d.status}${d.lastError ? ` (${d.lastError})` : ''}`).join('; ');
       return el('tr', {}, el('td', {}, when(e.detectedAt)), el('td', { text: e.status === 'error' ? `error: ${e.error ?? ''}` : e.status }),
         el('td', { text: `${e.image} (${e.platform})` }), el('td', { text: e.previousDigest ? `${short(e.previousDigest)} → ${short(e.digest)}` : short(e.digest) }),
-        el('td', { text: waiting || 'no notifier' }));
+        el('td', { text: waiting || 'not notified' }));
     }));
     if (events.length === 0) body.append(el('tr', {}, el('td', { colspan: 5, class: 'muted', text: 'No events yet.' })));
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * `npm run build` (and `prepare`, so `npm ci` builds): TypeScript to dist/ with tsc, then the CLI as a
- * bundle in dist/bundle/, which bin/herald runs.
+ * `npm run build` (and `prepare`, so `npm ci` builds): TypeScript to dist/ with tsc, the dashboard's
+ * files (src/server/ui/) copied to dist/ui/, then the CLI as a bundle in dist/bundle/, which bin/herald runs.
  *
  * Why a bundle: herald's own ~60 modules, zod's ~150 (it re-exports every locale), yaml's and
  * commander's are a few hundred files for Node to resolve, read and link at every start. In one
@@ -12,7 +12,7 @@
  * prom-client and tinyglobby (loaded lazily, several through createRequire).
  */
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { cpSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,6 +22,10 @@ const INLINE = new Set(['zod', 'yaml', 'commander']);
 
 const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+
+// The dashboard's page and assets (plain files, no build step): dist/ui/, where an installed herald reads them.
+rmSync(join(root, 'dist', 'ui'), { recursive: true, force: true });
+cpSync(join(root, 'src', 'server', 'ui'), join(root, 'dist', 'ui'), { recursive: true });
 
 const { build } = await import('rolldown');
 const out = join(root, 'dist', 'bundle');

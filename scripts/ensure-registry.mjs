@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // pretest and prebench: make sure what the integration tests and the bench start is installed:
 // `docker-registry` (distribution 2.8, Debian package docker-registry), and for the engine tests
-// podman, runc and a static busybox (the Docker source runs against podman's Docker-compatible API).
+// podman, runc and a static busybox (the Docker source runs against podman's Docker-compatible API),
+// and chromium for the dashboard's browser tests.
 // Installs what is missing when running as root, in one apt-get before any test starts (test files
 // run in parallel, and two apt-gets at once fight over dpkg's lock).
 import { spawnSync } from 'node:child_process';
@@ -35,6 +36,8 @@ if (root) {
   if (!onPath('podman')) packages.push('podman');
   if (!onPath('runc')) packages.push('runc');
   if (!installed('busybox-static')) packages.push('busybox-static');
+  // The dashboard's browser tests (playwright-core drives it; no browser download).
+  if (!onPath('chromium')) packages.push('chromium');
 }
 if (packages.length === 0) process.exit(0);
 

@@ -1,11 +1,7 @@
-import { runOnce, type RunOptions } from '../watch/run.js';
+import { runOnce } from '../watch/run.js';
+import { oneImageRun } from '../watch/one.js';
 import { shortDigest } from '../model/digest.js';
 import { UsageError, UserError } from '../util/errors.js';
-import { collectImages } from '../watch/collect.js';
-import type { Logger } from '../util/log.js';
-import type { ImageSource } from '../sources/source.js';
-import { parseReference, repositoryKey } from '../model/reference.js';
-import type { LoadedConfig } from '../config/load.js';
 import { Parts } from '../daemon/parts.js';
 import { imageArgument, loadFromOptions, loggerFor, print, printJson, table, type CommandOptions } from './context.js';
 
@@ -25,7 +21,7 @@ export async function check(opts: CheckOptions): Promise<number> {
   const parts = await Parts.open(loaded, { writer: 'check', logger });
   const { store, client, outbox } = parts;
   try {
-    const one = only === undefined ? undefined : await oneImage(loaded, parts.sources, logger, only);
+    const one = only === undefined ? undefined : await oneImageRun(loaded, parts.sources, logger, only);
     const { report, omittedFailures } = await runOnce({ loaded, store, client, logger, sources: parts.sources }, one?.options ?? {});
     if (only !== undefined && report.images.length === 0) {
       // Whether the tag would have been selected is unknown when its repository could not be listed.
@@ -65,30 +61,4 @@ export async function check(opts: CheckOptions): Promise<number> {
   } finally {
     await parts.close();
   }
-}
-
-/**
- * What `check --image NAME` runs. A configured image runs as it always did (a watchRepo image with
- * all its tags). Otherwise NAME may be a tag found through watchRepo: its repository is listed by
- * the watchRepo images that follow it, and only NAME's checks run.
- */
-async function oneImage(loaded: LoadedConfig, sources: readonly ImageSource[], logger: Logger, name: string): Promise<{ options: RunOptions; watchedRepository?: string }> {
-  const collected = await collectImages(loaded, sources, logger);
-  const { images } = collected;
-  // The run gets the images read here, so include files are read and sources listed once.
-  const configured: RunOptions = { collected, only: (image) => image.ref.name === name };
-  if (images.some((image) => image.ref.name === name)) return { options: configured };
-  const ref = parseReference(name);
-  // A digest reference is never a tag found by listing.
-  if (ref.tag === undefined || ref.digest !== undefined) return { options: configured };
-  const repository = repositoryKey(ref);
-  if (!images.some((image) => image.watchRepo && repositoryKey(image.ref) === repository)) return { options: configured };
-  return {
-    options: {
-      collected,
-      only: (image) => image.watchRepo && repositoryKey(image.ref) === repository,
-      onlyItem: (item) => item === name,
-    },
-    watchedRepository: repository,
-  };
 }

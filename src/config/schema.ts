@@ -78,6 +78,8 @@ export const configSchema = z
         // Empty is refused, not taken as "no token": an empty secret file must not open /api.
         token: z.string().min(1).optional(),
         tokenFile: z.string().optional(),
+        /** The dashboard at GET / (with listen set; unset means on); false turns it off (404). */
+        ui: z.boolean().optional(),
       })
       .strict()
       .prefault({}),

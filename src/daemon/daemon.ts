@@ -8,7 +8,8 @@
  * What changes while it runs (the config in force, the scheduler, the HTTP server) lives in one
  * object, `live`, that reload() updates and stop() takes down.
  */
-import { runOnce } from '../watch/run.js';
+import { runOnce, type RunOptions } from '../watch/run.js';
+import { oneImageRun } from '../watch/one.js';
 import { Scheduler } from '../watch/scheduler.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -196,20 +197,22 @@ export class Daemon {
     this.logger.info('stopped');
   }
 
-  /** One run, as the scheduler starts it; recorded for /healthz and /metrics. */
-  private async run(signal: AbortSignal): Promise<void> {
+  /** One run, as the scheduler starts it (of one image: POST /api/check?image=); recorded for /healthz and /metrics. */
+  private async run(signal: AbortSignal, image?: string): Promise<void> {
     const { current: live, runs } = this;
     runs.running = true;
     runs.startedAt = this.now();
     const t0 = performance.now();
     try {
+      const one: RunOptions = image === undefined ? {} : (await oneImageRun(live.loaded, live.parts.sources, this.logger, image, signal)).options;
       const { report, events } = await runOnce(
         { loaded: live.loaded, store: live.parts.store, client: live.parts.client, sources: live.parts.sources, logger: this.logger },
-        { signal, now: this.now },
+        { ...one, signal, now: this.now },
       );
       runs.sourceErrors = report.sources?.flatMap((s) => (s.error !== null ? [s.error] : []));
       runs.error = undefined;
       live.parts.metrics.runFinished(report, this.now().getTime());
+      if (image !== undefined) this.logger.info({ image, checks: report.images.length }, 'one image checked on request');
       // Read after the run: a reload meanwhile may have put another outbox in place.
       if (events.length > 0) live.parts.outbox.wake();
     } catch (err) {
@@ -225,7 +228,7 @@ export class Daemon {
 
   private schedulerFor(loaded: LoadedConfig): Scheduler {
     const { watch } = loaded.config;
-    return new Scheduler({ schedule: watch.schedule!, timezone: watch.timezone, jitterMs: watch.jitter, logger: this.logger, run: (signal) => this.run(signal) });
+    return new Scheduler({ schedule: watch.schedule!, timezone: watch.timezone, jitterMs: watch.jitter, logger: this.logger, run: (signal, image) => this.run(signal, image) });
   }
 
   /** The scheduler and the HTTP server only call in once the daemon is started. */
@@ -241,6 +244,7 @@ export class Daemon {
       metrics: parts.metrics,
       logger: this.logger,
       token: () => this.current.loaded.config.server.token,
+      ui: () => this.current.loaded.config.server.ui !== false,
       health: () =>
         health({
           databaseProblem: parts.store.writeProblem(MIN_FREE_BYTES),
@@ -250,12 +254,12 @@ export class Daemon {
           runs: this.runs,
           now: this.now(),
         }),
-      triggerRun: () => {
+      triggerRun: (image) => {
         if (this.phase === 'stopping' || this.phase === 'stopped') return 'stopping';
         const { scheduler } = this.current;
         if (this.reloading !== undefined || scheduler.running) return 'running';
-        this.logger.info('run requested through the API');
-        void scheduler.trigger('api');
+        this.logger.info(image === undefined ? {} : { image }, image === undefined ? 'run requested through the API' : 'check of one image requested through the API');
+        void scheduler.trigger('api', image);
         return 'started';
       },
     };

@@ -1,10 +1,12 @@
 /**
- * herald's HTTP server (node:http; six routes need no framework):
+ * herald's HTTP server (node:http; a few routes need no framework):
+ *   GET  /             the dashboard's page, and its assets under /ui/ (dashboard.ts; off with server.ui: false)
  *   GET  /healthz      health, always open (a load balancer or HEALTHCHECK has no token)
  *   GET  /metrics      Prometheus text format
  *   GET  /api/images   stored state of every image, with the containers that run it (as `herald images list --json`)
  *   GET  /api/events   recent events with their deliveries (as `herald events --json`), ?limit=1..1000
- *   POST /api/check    start a run now: 202, or 409 while one is going
+ *   GET  /api/repositories  the repositories watched with watchRepo (the dashboard's "newest tag")
+ *   POST /api/check    start a run now (?image=REF: of that image only): 202, or 409 while one is going
  * With a token configured, /metrics and /api/* need `Authorization: Bearer <token>`. Answers are JSON
  * (except /metrics); an unknown path is 404, a known path with the wrong method 405 with Allow.
  */
@@ -15,6 +17,8 @@ import type { Logger } from '../util/log.js';
 import type { Store } from '../store/index.js';
 import { deliveryView } from '../store/deliveries.js';
 import { errorMessage } from '../util/errors.js';
+import { parseReference } from '../model/reference.js';
+import { DASHBOARD_PATHS, serveAsset } from './dashboard.js';
 import type { HealthReport } from './health.js';
 import type { Metrics } from './metrics.js';
 
@@ -24,9 +28,11 @@ export interface ServerContext {
   logger: Logger;
   /** The bearer token in force (read per request, so a config reload changes it at once). */
   token(): string | undefined;
+  /** Whether the dashboard is served (server.ui; read per request like the token). Absent: served. */
+  ui?(): boolean;
   health(): HealthReport;
-  /** Starts a run unless one is going. */
-  triggerRun(): 'started' | 'running' | 'stopping';
+  /** Starts a run (of one image, when given) unless one is going. */
+  triggerRun(image?: string): 'started' | 'running' | 'stopping';
 }
 
 export interface HeraldServer {
@@ -41,6 +47,8 @@ interface Route {
   methods: Record<string, Handler>;
   /** Needs the bearer token when one is configured. */
   guarded: boolean;
+  /** Part of the dashboard: answered only while server.ui is on. */
+  ui?: boolean;
 }
 
 export const MAX_EVENTS_LIMIT = 1000;
@@ -92,6 +100,7 @@ export class ListenError extends Error {}
 
 function buildRoutes(ctx: ServerContext): Map<string, Route> {
   const routes = new Map<string, Route>();
+  for (const path of DASHBOARD_PATHS) routes.set(path, { guarded: false, ui: true, methods: { GET: (req, res) => serveAsset(req, res, path, (ctx.token() ?? '') !== '') } });
   routes.set('/healthz', {
     guarded: false,
     methods: {
@@ -130,12 +139,31 @@ function buildRoutes(ctx: ServerContext): Map<string, Route> {
       },
     },
   });
+  routes.set('/api/repositories', {
+    guarded: true,
+    methods: { GET: (_req, res) => sendJson(res, 200, ctx.store.repositories.repositories()) },
+  });
   routes.set('/api/check', {
     guarded: true,
     methods: {
-      POST: (_req, res) => {
-        const outcome = ctx.triggerRun();
-        if (outcome === 'started') sendJson(res, 202, { status: 'accepted', message: 'run started' });
+      POST: (_req, res, url) => {
+        const raw = url.searchParams.get('image');
+        let image: string | undefined;
+        if (raw !== null) {
+          try {
+            image = parseReference(raw).name;
+          } catch (err) {
+            sendJson(res, 400, { error: `image: ${errorMessage(err)}` });
+            return;
+          }
+          // The same images `check --image` finds: one herald has checked (a state), or none.
+          if (ctx.store.imageViews(image).length === 0) {
+            sendJson(res, 404, { error: `image ${image.slice(0, 300)} has no stored state; POST /api/check without ?image runs every image` });
+            return;
+          }
+        }
+        const outcome = ctx.triggerRun(image);
+        if (outcome === 'started') sendJson(res, 202, { status: 'accepted', message: image === undefined ? 'run started' : `check of ${image} started`, ...(image !== undefined ? { image } : {}) });
         else if (outcome === 'running') sendJson(res, 409, { error: 'a run is already in progress' });
         else sendJson(res, 503, { error: 'herald is stopping' });
       },
@@ -154,7 +182,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: Map<str
     sendJson(res, 400, { error: 'bad request target' });
     return;
   }
-  const route = routes.get(url.pathname);
+  res.setHeader('x-content-type-options', 'nosniff');
+  const found = routes.get(url.pathname);
+  const route = found?.ui === true && ctx.ui?.() === false ? undefined : found;
   if (route === undefined) {
     sendJson(res, 404, { error: `no such endpoint: ${url.pathname.slice(0, 200)}` });
     return;

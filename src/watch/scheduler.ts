@@ -13,8 +13,8 @@ export interface SchedulerOptions {
   timezone?: string;
   jitterMs: number;
   logger: Logger;
-  /** One run. Must not throw for user-caused problems; a throw is logged as a failed run. */
-  run: (signal: AbortSignal) => Promise<void>;
+  /** One run (of one image only when `image` is given). Must not throw for user-caused problems; a throw is logged as a failed run. */
+  run: (signal: AbortSignal, image?: string) => Promise<void>;
 }
 
 export class Scheduler {
@@ -43,8 +43,8 @@ export class Scheduler {
     return this.task?.getNextRun() ?? null;
   }
 
-  /** Starts a run unless one is under way. Resolves when that run ends; false when skipped. */
-  async trigger(reason: 'schedule' | 'startup' | 'api'): Promise<boolean> {
+  /** Starts a run (of `image` only, when given) unless one is under way. Resolves when that run ends; false when skipped. */
+  async trigger(reason: 'schedule' | 'startup' | 'api', image?: string): Promise<boolean> {
     const { logger } = this.opts;
     if (this.abort.signal.aborted) return false;
     if (this.current !== undefined) {
@@ -59,7 +59,7 @@ export class Scheduler {
         if (this.abort.signal.aborted) return;
       }
       try {
-        await this.opts.run(this.abort.signal);
+        await (image === undefined ? this.opts.run(this.abort.signal) : this.opts.run(this.abort.signal, image));
       } catch (err) {
         logger.error({ err }, `run failed: ${errorMessage(err)}`);
       }

@@ -1,11 +1,59 @@
 /**
- * The facts a default chat or push message shows for an event, as label/value pairs each notifier
+ * What a chat or push message says: its heading (the rendered templateTitle), the rendered
+ * templateBody, and by default the facts it shows for an event, as label/value pairs each notifier
  * lays out in its own markup: tag, old → new digest, platform, created, containers (which run
- * behind), error. The image, status and link are the message's title and link.
+ * behind), error. The image, status and link are the message's title and link. The push notifiers
+ * (Gotify, Pushover, Matrix) render text templates instead, DEFAULT_PUSH_BODY by default.
  */
 import { shortDigest } from '../model/digest.js';
 import type { HeraldEvent } from '../model/event.js';
 import { oneLine } from '../util/text.js';
+import type { ConfigProblem } from './notifier.js';
+import { DEFAULT_BODY, renderTemplate, templateProblems, type CompiledTemplate } from './template.js';
+
+/**
+ * DEFAULT_BODY plus, for events from engine and cluster sources, the containers that run the
+ * image, each marked when it runs behind the tag.
+ */
+export const DEFAULT_PUSH_BODY = DEFAULT_BODY.replace(
+  '{% if e.error %}',
+  '{% if e.containers.size > 0 %}containers: {% for c in e.containers %}{{ c.name }}{% if c.outdated %} (outdated){% endif %}' +
+    '{% unless forloop.last %}, {% endunless %}{% endfor %}\n{% endif %}{% if e.error %}',
+);
+
+/** The problems of a templateTitle and a templateBody that are both plain text (no markup to escape for). */
+export function textTemplateProblems(config: { templateTitle?: string | undefined; templateBody?: string | undefined }): ConfigProblem[] {
+  return templateProblems([
+    ['templateTitle', config.templateTitle, 'text'],
+    ['templateBody', config.templateBody, 'text'],
+  ]);
+}
+
+/** The chat notifiers' heading: the title template on one line of ≤ max characters, never empty. */
+export function messageHeading(title: CompiledTemplate, events: readonly HeraldEvent[], max: number): string {
+  return oneLine(renderTemplate(title, events), max) || `${events.length} image events`;
+}
+
+/** A templateBody rendered and trimmed, or undefined without one (the notifier's own layout). */
+export function customBody(body: CompiledTemplate | undefined, events: readonly HeraldEvent[]): string | undefined {
+  return body === undefined ? undefined : renderTemplate(body, events).trim();
+}
+
+/** A push message's title and text for a group of events, and the group (for its link). */
+export interface PushText {
+  group: readonly HeraldEvent[];
+  title: string;
+  message: string;
+}
+
+/** The title and body templates rendered for a group; either, when empty, says how many changes. */
+export function pushText(templates: { title: CompiledTemplate; body: CompiledTemplate }, group: readonly HeraldEvent[]): PushText {
+  return {
+    group,
+    title: oneLine(renderTemplate(templates.title, group)) || `${group.length} image changes`,
+    message: renderTemplate(templates.body, group).trim() || `${group.length} image changes`,
+  };
+}
 
 export interface EventFact {
   label: string;

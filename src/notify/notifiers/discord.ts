@@ -8,12 +8,12 @@
 import { z } from 'zod';
 import { duration, httpUrl } from '../../util/schema.js';
 import type { HeraldEvent } from '../../model/event.js';
-import { isPlainObject, oneLine } from '../../util/text.js';
-import { httpSend, statusError, type HttpAnswer } from '../http.js';
-import { NotifyError, defineNotifier, notifierCommon, type ConfigProblem, type Notifier } from '../notifier.js';
-import { DEFAULT_TITLE, compileTemplate, eventLink, renderTemplate, templateProblems } from '../template.js';
-import { eventFacts, eventHeadline } from '../facts.js';
-import { SplitSender, jsonBody, pack, partTitle, secondsToMs, splitText, stringField, truncate } from '../limits.js';
+import { isPlainObject } from '../../util/text.js';
+import { statusError, type HttpAnswer } from '../http.js';
+import { defineNotifier, notifierCommon, type NotifyError } from '../notifier.js';
+import { eventLink } from '../template.js';
+import { eventFacts, eventHeadline, textTemplateProblems } from '../facts.js';
+import { jsonBody, pack, partTitle, secondsToMs, splitText, stringField, truncate, webhookChatNotifier, webhookUrlProblems } from '../limits.js';
 
 export const discordSchema = z
   .object({
@@ -47,42 +47,11 @@ export const discordModule = defineNotifier({
   schema: discordSchema,
   secretKeys: ['webhookUrl'],
 
-  entryProblems(config) {
-    return config.webhookUrl === undefined && config.webhookUrlFile === undefined ? ['a discord notifier needs webhookUrl or webhookUrlFile'] : [];
-  },
+  entryProblems: webhookUrlProblems,
 
-  validate(config): ConfigProblem[] {
-    return templateProblems([
-      ['templateTitle', config.templateTitle, 'text'],
-      ['templateBody', config.templateBody, 'text'],
-    ]);
-  },
+  validate: textTemplateProblems,
 
-  create(config): Notifier {
-    const label = `discord ${config.name}`;
-    const url = config.webhookUrl === undefined ? undefined : new URL(config.webhookUrl);
-    const title = compileTemplate('templateTitle', config.templateTitle ?? DEFAULT_TITLE);
-    const body = config.templateBody === undefined ? undefined : compileTemplate('templateBody', config.templateBody);
-    const parts = new SplitSender();
-
-    return {
-      name: config.name,
-      type: 'discord',
-      async send(msg) {
-        if (url === undefined) throw new NotifyError(`${label}: no webhookUrl configured`, { permanent: true });
-        const heading = oneLine(renderTemplate(title, msg.events), 1_900) || `${msg.events.length} image events`;
-        const custom = body === undefined ? undefined : renderTemplate(body, msg.events).trim();
-        await parts.send(msg.deliveryId, discordPayloads(msg.events, heading, custom), async (payload) => {
-          const req = { label, url, method: 'POST' as const, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(payload), timeoutMs: config.timeout, secrets: [] };
-          const error = discordError(req, await httpSend(req));
-          if (error !== undefined) throw error;
-        });
-      },
-      async close() {
-        // The HTTP agent is shared by every HTTP notifier and outlives any one of them.
-      },
-    };
-  },
+  create: (config) => webhookChatNotifier(config, { headingMax: 1_900, payloads: discordPayloads, check: discordError }),
 });
 
 /** The messages for a delivery: its embeds packed ≤ 10 and ≤ 6000 characters per message. */

@@ -12,10 +12,11 @@ import { z } from 'zod';
 import { oneLine } from '../../util/text.js';
 import { duration, httpUrl } from '../../util/schema.js';
 import type { HeraldEvent } from '../../model/event.js';
-import { httpSend, statusError } from '../http.js';
-import { NotifyError, defineNotifier, notifierCommon, type ConfigProblem, type Notifier } from '../notifier.js';
-import { DEFAULT_TITLE, compileTemplate, eventLink, renderTemplate, templateProblems, type CompiledTemplate } from '../template.js';
-import { DEFAULT_PUSH_BODY, cutText, joinUrl, jsonObject, packEvents, partSuffix, stringField } from '../split.js';
+import { statusError } from '../http.js';
+import { NotifyError, defineNotifier, notifierCommon, type Notifier } from '../notifier.js';
+import { DEFAULT_TITLE, compileTemplate, eventLink, type CompiledTemplate } from '../template.js';
+import { DEFAULT_PUSH_BODY, pushText, textTemplateProblems, type PushText } from '../facts.js';
+import { SplitSender, joinUrl, jsonBody, packRendered, partTitle, stringField, truncate } from '../limits.js';
 
 export const gotifySchema = z
   .object({
@@ -45,33 +46,24 @@ export const gotifyModule = defineNotifier({
 
   entryProblems: (config) => (config.token === undefined && config.tokenFile === undefined ? ['a gotify notifier needs token or tokenFile'] : []),
 
-  validate: (config): ConfigProblem[] =>
-    templateProblems([
-      ['templateTitle', config.templateTitle, 'text'],
-      ['templateBody', config.templateBody, 'text'],
-    ]),
+  validate: textTemplateProblems,
 
   create(config): Notifier {
     const label = `gotify ${config.name}`;
     const url = joinUrl(config.url, 'message');
     const title = compileTemplate('templateTitle', config.templateTitle ?? DEFAULT_TITLE);
     const body = compileTemplate('templateBody', config.templateBody ?? DEFAULT_PUSH_BODY);
+    const parts = new SplitSender();
     return {
       name: config.name,
       type: 'gotify',
       async send(msg) {
         if (config.token === undefined) throw new NotifyError(`${label}: no token configured`, { permanent: true });
-        const parts = gotifyPayloads(msg.events, { title, body }, config.priority);
-        for (const payload of parts) {
-          const req = {
-            label, url, method: 'POST' as const, timeoutMs: config.timeout, secrets: [config.token],
-            headers: { 'Content-Type': 'application/json', 'X-Gotify-Key': config.token },
-            body: JSON.stringify(payload),
-          };
-          const answer = await httpSend(req);
-          const error = statusError(req, answer, gotifyReason(answer.body));
-          if (error !== undefined) throw error;
-        }
+        const headers = { 'Content-Type': 'application/json', 'X-Gotify-Key': config.token };
+        await parts.post(msg.deliveryId, gotifyPayloads(msg.events, { title, body }, config.priority), {
+          label, url, headers, timeoutMs: config.timeout, secrets: [config.token],
+          check: (req, answer) => statusError(req, answer, gotifyReason(answer.body)),
+        });
       },
       async close() {
         // The HTTP agent is shared by every HTTP notifier and outlives any one of them.
@@ -82,20 +74,15 @@ export const gotifyModule = defineNotifier({
 
 /** The messages for a delivery: one, or several when the batch exceeds GOTIFY_LIMITS. */
 export function gotifyPayloads(events: readonly HeraldEvent[], templates: { title: CompiledTemplate; body: CompiledTemplate }, priority: number): GotifyPayload[] {
-  const render = (group: readonly HeraldEvent[]) => ({
-    group,
-    title: oneLine(renderTemplate(templates.title, group)) || `${group.length} image changes`,
-    message: renderTemplate(templates.body, group).trim() || `${group.length} image changes`,
-  });
-  const parts = packEvents(events, render, (p) => p.title.length <= GOTIFY_LIMITS.title && p.message.length <= GOTIFY_LIMITS.message);
+  const fits = (p: PushText) => p.title.length <= GOTIFY_LIMITS.title && p.message.length <= GOTIFY_LIMITS.message;
+  const parts = packRendered(events, (group) => pushText(templates, group), fits);
   return parts.map((part, i) => {
-    const suffix = partSuffix(i, parts.length);
     const link = part.group.length === 1 ? eventLink(part.group[0]!) : null;
     const extras: Record<string, unknown> = { 'client::display': { contentType: 'text/plain' } };
     if (link !== null) extras['client::notification'] = { click: { url: link } };
     return {
-      title: `${oneLine(part.title, GOTIFY_LIMITS.title - suffix.length)}${suffix}`,
-      message: cutText(part.message, GOTIFY_LIMITS.message),
+      title: partTitle(part.title, i, parts.length, GOTIFY_LIMITS.title),
+      message: truncate(part.message, GOTIFY_LIMITS.message),
       priority,
       extras,
     };
@@ -104,6 +91,6 @@ export function gotifyPayloads(events: readonly HeraldEvent[], templates: { titl
 
 /** Gotify's error body: {"error":"Unauthorized","errorCode":401,"errorDescription":"…"}. */
 function gotifyReason(body: string): string {
-  const json = jsonObject(body);
+  const json = jsonBody(body);
   return oneLine(stringField(json, 'errorDescription') ?? stringField(json, 'error') ?? body.slice(0, 100), 200);
 }

@@ -18,9 +18,10 @@ import { oneLine } from '../../util/text.js';
 import { duration, httpUrl } from '../../util/schema.js';
 import type { HeraldEvent } from '../../model/event.js';
 import { httpSend, statusError } from '../http.js';
-import { NotifyError, defineNotifier, notifierCommon, type ConfigProblem, type Notifier } from '../notifier.js';
-import { DEFAULT_TITLE, compileTemplate, renderTemplate, templateProblems, type CompiledTemplate } from '../template.js';
-import { DEFAULT_PUSH_BODY, cutText, joinUrl, jsonObject, numberField, packEvents, partSuffix, stringField, utf8Bytes } from '../split.js';
+import { NotifyError, defineNotifier, notifierCommon, type Notifier } from '../notifier.js';
+import { DEFAULT_TITLE, compileTemplate, renderTemplate, type CompiledTemplate } from '../template.js';
+import { DEFAULT_PUSH_BODY, textTemplateProblems } from '../facts.js';
+import { joinUrl, jsonBody, numberField, packRendered, partSuffix, stringField, truncate, utf8Bytes } from '../limits.js';
 
 export const matrixSchema = z
   .object({
@@ -72,11 +73,7 @@ export const matrixModule = defineNotifier({
 
   entryProblems: (config) => (config.accessToken === undefined && config.accessTokenFile === undefined ? ['a matrix notifier needs accessToken or accessTokenFile'] : []),
 
-  validate: (config): ConfigProblem[] =>
-    templateProblems([
-      ['templateTitle', config.templateTitle, 'text'],
-      ['templateBody', config.templateBody, 'text'],
-    ]),
+  validate: textTemplateProblems,
 
   create(config): Notifier {
     const label = `matrix ${config.name}`;
@@ -96,7 +93,7 @@ export const matrixModule = defineNotifier({
             body: JSON.stringify(content),
           };
           const answer = await httpSend(req);
-          const json = jsonObject(answer.body);
+          const json = jsonBody(answer.body);
           const errcode = stringField(json, 'errcode');
           const reason = [errcode, stringField(json, 'error')].filter((s) => s !== undefined).join(' ') || answer.body.slice(0, 100);
           // M_LIMIT_EXCEEDED is retryable whatever the status; its retry_after_ms wins over Retry-After.
@@ -144,7 +141,7 @@ export function matrixContents(events: readonly HeraldEvent[], templates: Matrix
     format: 'org.matrix.custom.html',
     formatted_body: `<b>${escapeHtml(p.title)}${suffix}</b>${p.html.startsWith('<p>') ? '' : '<br>'}${p.html}`,
   });
-  const parts = packEvents(events, render, (p) => contentBytes(toContent(p, ' (999/999)')) <= MATRIX_CONTENT_MAX);
+  const parts = packRendered(events, render, (p) => contentBytes(toContent(p, ' (999/999)')) <= MATRIX_CONTENT_MAX);
   return parts.map((part, i) => {
     const content = toContent(part, partSuffix(i, parts.length));
     if (contentBytes(content) <= MATRIX_CONTENT_MAX) return content;
@@ -152,9 +149,9 @@ export function matrixContents(events: readonly HeraldEvent[], templates: Matrix
     // half the budget in escaped JSON bytes; the HTML is the escaped text, so it stays valid.
     const half = Math.floor(MATRIX_CONTENT_MAX / 2) - 200;
     const jsonBytes = (s: string) => utf8Bytes(JSON.stringify(s));
-    const body = cutText(content.body, half, jsonBytes);
+    const body = truncate(content.body, half, jsonBytes);
     const asHtml = (s: string) => escapeHtml(s).replace(/\n/g, '<br>');
-    const text = cutText(content.body, half, (s) => jsonBytes(asHtml(s)));
+    const text = truncate(content.body, half, (s) => jsonBytes(asHtml(s)));
     return { ...content, body, formatted_body: asHtml(text) };
   });
 }

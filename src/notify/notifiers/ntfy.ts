@@ -7,11 +7,10 @@
 import { z } from 'zod';
 import { duration, httpUrl } from '../../util/schema.js';
 import type { HeraldEvent } from '../../model/event.js';
-import { oneLine } from '../../util/text.js';
-import { httpSend, statusError, type HttpAnswer } from '../http.js';
-import { NotifyError, defineNotifier, notifierCommon, type ConfigProblem, type Notifier } from '../notifier.js';
-import { DEFAULT_TITLE, compileTemplate, eventLink, renderTemplate, templateProblems } from '../template.js';
-import { eventFacts, eventHeadline } from '../facts.js';
+import { statusError, type HttpAnswer } from '../http.js';
+import { NotifyError, defineNotifier, notifierCommon, type Notifier } from '../notifier.js';
+import { DEFAULT_TITLE, compileTemplate, eventLink } from '../template.js';
+import { customBody, eventFacts, eventHeadline, messageHeading, textTemplateProblems } from '../facts.js';
 import { SplitSender, jsonBody, pack, partTitle, splitText, stringField, truncate, utf8Bytes } from '../limits.js';
 
 export const ntfySchema = z
@@ -62,12 +61,7 @@ export const ntfyModule = defineNotifier({
     return problems;
   },
 
-  validate(config): ConfigProblem[] {
-    return templateProblems([
-      ['templateTitle', config.templateTitle, 'text'],
-      ['templateBody', config.templateBody, 'text'],
-    ]);
-  },
+  validate: textTemplateProblems,
 
   create(config): Notifier {
     const label = `ntfy ${config.name}`;
@@ -84,23 +78,18 @@ export const ntfyModule = defineNotifier({
       name: config.name,
       type: 'ntfy',
       async send(msg) {
-        const heading = oneLine(renderTemplate(title, msg.events), 250) || `${msg.events.length} image events`;
-        const custom = body === undefined ? undefined : renderTemplate(body, msg.events).trim();
+        const heading = messageHeading(title, msg.events, 250);
         const link = msg.events.length === 1 ? eventLink(msg.events[0]!) : null;
-        const messages = ntfyMessages(msg.events, custom);
-        await parts.send(msg.deliveryId, messages, async (message, i) => {
-          const payload: NtfyPayload = {
-            topic: config.topic,
-            title: partTitle(heading, i, messages.length),
-            message,
-            ...(config.priority !== undefined ? { priority: config.priority } : {}),
-            ...(config.tags.length > 0 ? { tags: config.tags } : {}),
-            ...(link !== null ? { click: link } : {}),
-          };
-          const req = { label, url, method: 'POST' as const, headers, body: JSON.stringify(payload), timeoutMs: config.timeout, secrets };
-          const error = ntfyError(req, await httpSend(req));
-          if (error !== undefined) throw error;
-        });
+        const messages = ntfyMessages(msg.events, customBody(body, msg.events));
+        const service = { label, url, headers, timeoutMs: config.timeout, secrets, check: ntfyError };
+        await parts.post(msg.deliveryId, messages, service, (message, i): NtfyPayload => ({
+          topic: config.topic,
+          title: partTitle(heading, i, messages.length),
+          message,
+          ...(config.priority !== undefined ? { priority: config.priority } : {}),
+          ...(config.tags.length > 0 ? { tags: config.tags } : {}),
+          ...(link !== null ? { click: link } : {}),
+        }));
       },
       async close() {
         // The HTTP agent is shared by every HTTP notifier and outlives any one of them.

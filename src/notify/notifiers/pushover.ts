@@ -12,10 +12,11 @@ import { z } from 'zod';
 import { oneLine } from '../../util/text.js';
 import { duration, httpUrl } from '../../util/schema.js';
 import type { HeraldEvent } from '../../model/event.js';
-import { httpSend, statusError, type HttpAnswer, type ServiceVerdict } from '../http.js';
-import { NotifyError, defineNotifier, notifierCommon, safeMessage, type ConfigProblem, type Notifier } from '../notifier.js';
-import { DEFAULT_TITLE, compileTemplate, eventLink, renderTemplate, templateProblems, type CompiledTemplate } from '../template.js';
-import { DEFAULT_PUSH_BODY, cutText, joinUrl, jsonObject, packEvents, partSuffix } from '../split.js';
+import { statusError, type HttpAnswer, type HttpPost, type ServiceVerdict } from '../http.js';
+import { NotifyError, defineNotifier, notifierCommon, safeMessage, type Notifier } from '../notifier.js';
+import { DEFAULT_TITLE, compileTemplate, eventLink, type CompiledTemplate } from '../template.js';
+import { DEFAULT_PUSH_BODY, pushText, textTemplateProblems, type PushText } from '../facts.js';
+import { SplitSender, joinUrl, jsonBody, packRendered, partTitle, truncate } from '../limits.js';
 
 export const pushoverSchema = z
   .object({
@@ -58,11 +59,7 @@ export const pushoverModule = defineNotifier({
     return problems;
   },
 
-  validate: (config): ConfigProblem[] =>
-    templateProblems([
-      ['templateTitle', config.templateTitle, 'text'],
-      ['templateBody', config.templateBody, 'text'],
-    ]),
+  validate: textTemplateProblems,
 
   create(config): Notifier {
     const label = `pushover ${config.name}`;
@@ -72,24 +69,25 @@ export const pushoverModule = defineNotifier({
       body: compileTemplate('templateBody', config.templateBody ?? DEFAULT_PUSH_BODY),
     };
     const secrets = [config.userKey, config.appToken];
+    const parts = new SplitSender();
+    // A 2xx that does not say status 1 is not a delivery (a proxy's page, a changed API).
+    const check = (req: HttpPost, answer: HttpAnswer): NotifyError | undefined => {
+      const json = jsonBody(answer.body);
+      const reason = pushoverReason(json, answer.body);
+      const error = statusError(req, answer, reason, quotaVerdict(answer));
+      if (error !== undefined || json?.status === 1) return error;
+      return new NotifyError(safeMessage(`${label}: answered ${answer.status} without status 1: ${reason}`, secrets), { permanent: true });
+    };
     return {
       name: config.name,
       type: 'pushover',
       async send(msg) {
         const { userKey, appToken } = config;
         if (userKey === undefined || appToken === undefined) throw new NotifyError(`${label}: no userKey or appToken configured`, { permanent: true });
-        for (const content of pushoverMessages(msg.events, templates)) {
-          const payload: PushoverPayload = { token: appToken, user: userKey, priority: config.priority, ...content };
-          if (config.sound !== undefined) payload.sound = config.sound;
-          const req = { label, url, method: 'POST' as const, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(payload), timeoutMs: config.timeout, secrets };
-          const answer = await httpSend(req);
-          const json = jsonObject(answer.body);
-          const reason = pushoverReason(json, answer.body);
-          const error = statusError(req, answer, reason, quotaVerdict(answer));
-          if (error !== undefined) throw error;
-          // A 2xx that does not say status 1 is not a delivery (a proxy's page, a changed API).
-          if (json?.status !== 1) throw new NotifyError(safeMessage(`${label}: answered ${answer.status} without status 1: ${reason}`, secrets), { permanent: true });
-        }
+        const sound = config.sound !== undefined ? { sound: config.sound } : {};
+        await parts.post(msg.deliveryId, pushoverMessages(msg.events, templates), { label, url, timeoutMs: config.timeout, secrets, check }, (content): PushoverPayload => ({
+          token: appToken, user: userKey, priority: config.priority, ...content, ...sound,
+        }));
       },
       async close() {
         // The HTTP agent is shared by every HTTP notifier and outlives any one of them.
@@ -102,18 +100,13 @@ type PushoverContent = Pick<PushoverPayload, 'title' | 'message' | 'timestamp' |
 
 /** The message fields for a delivery: one set, or several when the batch exceeds PUSHOVER_LIMITS. */
 export function pushoverMessages(events: readonly HeraldEvent[], templates: { title: CompiledTemplate; body: CompiledTemplate }): PushoverContent[] {
-  const render = (group: readonly HeraldEvent[]) => ({
-    group,
-    title: oneLine(renderTemplate(templates.title, group)) || `${group.length} image changes`,
-    message: renderTemplate(templates.body, group).trim() || `${group.length} image changes`,
-  });
-  const parts = packEvents(events, render, (p) => p.title.length <= PUSHOVER_LIMITS.title - 8 && p.message.length <= PUSHOVER_LIMITS.message);
+  const fits = (p: PushText) => p.title.length <= PUSHOVER_LIMITS.title - 8 && p.message.length <= PUSHOVER_LIMITS.message;
+  const parts = packRendered(events, (group) => pushText(templates, group), fits);
   return parts.map((part, i) => {
-    const suffix = partSuffix(i, parts.length);
     const first = part.group[0]!;
     const content: PushoverContent = {
-      title: `${oneLine(part.title, PUSHOVER_LIMITS.title - suffix.length)}${suffix}`,
-      message: cutText(part.message, PUSHOVER_LIMITS.message),
+      title: partTitle(part.title, i, parts.length, PUSHOVER_LIMITS.title),
+      message: truncate(part.message, PUSHOVER_LIMITS.message),
       timestamp: Math.floor(Date.parse(first.detectedAt) / 1000) || Math.floor(Date.now() / 1000),
     };
     const link = part.group.length === 1 ? eventLink(first) : null;

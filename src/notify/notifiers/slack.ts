@@ -13,6 +13,7 @@ import {
   DEFAULT_TITLE, compileTemplate, escapeMrkdwn, eventLink, renderTemplate, templateProblems, type CompiledTemplate,
 } from '../template.js';
 import { shortDigest } from '../../model/digest.js';
+import { webhookUrlProblems } from '../limits.js';
 
 export const slackSchema = z
   .object({
@@ -46,9 +47,7 @@ export const slackModule = defineNotifier({
   schema: slackSchema,
   secretKeys: ['webhookUrl'],
 
-  entryProblems(config) {
-    return config.webhookUrl === undefined && config.webhookUrlFile === undefined ? ['a slack notifier needs webhookUrl or webhookUrlFile'] : [];
-  },
+  entryProblems: webhookUrlProblems,
 
   validate(config): ConfigProblem[] {
     return templateProblems([

@@ -7,11 +7,11 @@
 import { z } from 'zod';
 import { duration, httpUrl } from '../../util/schema.js';
 import type { HeraldEvent } from '../../model/event.js';
-import { isPlainObject, oneLine } from '../../util/text.js';
-import { httpSend, statusError, type HttpAnswer, type ServiceVerdict } from '../http.js';
+import { isPlainObject } from '../../util/text.js';
+import { statusError, type HttpAnswer, type ServiceVerdict } from '../http.js';
 import { NotifyError, defineNotifier, notifierCommon, type ConfigProblem, type Notifier } from '../notifier.js';
-import { DEFAULT_TITLE, compileTemplate, escapeMrkdwn as escapeHtml, eventLink, renderTemplate, templateProblems } from '../template.js';
-import { eventFacts } from '../facts.js';
+import { DEFAULT_TITLE, compileTemplate, escapeMrkdwn as escapeHtml, eventLink, templateProblems } from '../template.js';
+import { customBody, eventFacts, messageHeading } from '../facts.js';
 import { SplitSender, htmlVisibleLength, jsonBody, pack, partTitle, secondsToMs, splitText, stringField, truncate } from '../limits.js';
 
 export const telegramSchema = z
@@ -66,21 +66,15 @@ export const telegramModule = defineNotifier({
       async send(msg) {
         if (token === undefined) throw new NotifyError(`${label}: no botToken configured`, { permanent: true });
         const url = new URL(`${config.apiUrl.replace(/\/+$/, '')}/bot${token}/sendMessage`);
-        const heading = oneLine(renderTemplate(title, msg.events), 256) || `${msg.events.length} image events`;
-        const custom = body === undefined ? undefined : renderTemplate(body, msg.events).trim();
-        const texts = telegramTexts(msg.events, heading, custom);
-        await parts.send(msg.deliveryId, texts, async (text) => {
-          const payload = {
-            chat_id: config.chatId,
-            ...(config.messageThreadId !== undefined ? { message_thread_id: config.messageThreadId } : {}),
-            text,
-            parse_mode: 'HTML',
-            link_preview_options: { is_disabled: true },
-          };
-          const req = { label, url, method: 'POST' as const, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(payload), timeoutMs: config.timeout, secrets: [token] };
-          const error = telegramError(req, await httpSend(req));
-          if (error !== undefined) throw error;
-        });
+        const texts = telegramTexts(msg.events, messageHeading(title, msg.events, 256), customBody(body, msg.events));
+        const service = { label, url, timeoutMs: config.timeout, secrets: [token], check: telegramError };
+        await parts.post(msg.deliveryId, texts, service, (text) => ({
+          chat_id: config.chatId,
+          ...(config.messageThreadId !== undefined ? { message_thread_id: config.messageThreadId } : {}),
+          text,
+          parse_mode: 'HTML',
+          link_preview_options: { is_disabled: true },
+        }));
       },
       async close() {
         // The HTTP agent is shared by every HTTP notifier and outlives any one of them.

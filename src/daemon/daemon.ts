@@ -20,6 +20,7 @@ import { health, MIN_FREE_BYTES, type RunHistory } from '../server/health.js';
 import type { ServerContext } from '../server/http.js';
 import { HttpEndpoint } from './endpoint.js';
 import { Parts } from './parts.js';
+import { WatchList } from './watched.js';
 
 /** Whole shutdown budget (orchestrators send SIGKILL 10 s after SIGTERM by default): in-flight checks get part of it, the last delivery pass the rest. */
 export const SHUTDOWN_MS = 9_000;
@@ -58,6 +59,8 @@ export class Daemon {
   private stopping: Promise<void> | undefined;
   /** Survives reloads (the scheduler does not): /healthz reads it. */
   private readonly runs: RunHistory = { startedAt: undefined, finishedAt: undefined, error: undefined, running: false, count: 0 };
+  /** /api/images' watch list: the last run's images, the config's before a run. */
+  private readonly watchList = new WatchList();
   private readonly now: () => Date;
   private readonly logger: Logger;
   private endWith!: (shutdown: Promise<void>) => void;
@@ -94,6 +97,7 @@ export class Daemon {
     const loaded = await this.opts.loadConfig();
     requireSchedule(loaded);
     const parts = await Parts.open(loaded, { writer: 'serve', logger: this.logger, metrics: true });
+    await this.watchList.fromConfig(loaded);
     const live: Live = { loaded, parts, scheduler: this.schedulerFor(loaded), http: new HttpEndpoint(this.serverContext(parts), this.logger) };
     // Set before the server listens: a POST /api/check may come as soon as it does.
     this.live = live;
@@ -142,6 +146,7 @@ export class Daemon {
       outbox = undefined; // the parts' to close from now on
       await live.parts.use(next, incoming);
       live.loaded = next;
+      await this.watchList.fromConfig(next);
       live.parts.outbox.start();
       live.scheduler = this.schedulerFor(next);
       live.scheduler.start();
@@ -205,10 +210,12 @@ export class Daemon {
     const t0 = performance.now();
     try {
       const one: RunOptions = image === undefined ? {} : (await oneImageRun(live.loaded, live.parts.sources, this.logger, image, signal)).options;
-      const { report, events } = await runOnce(
+      const result = await runOnce(
         { loaded: live.loaded, store: live.parts.store, client: live.parts.client, sources: live.parts.sources, logger: this.logger },
         { ...one, signal, now: this.now },
       );
+      const { report, events } = result;
+      this.watchList.fromRun(result, image === undefined);
       runs.sourceErrors = report.sources?.flatMap((s) => (s.error !== null ? [s.error] : []));
       runs.error = undefined;
       live.parts.metrics.runFinished(report, this.now().getTime());
@@ -245,6 +252,7 @@ export class Daemon {
       logger: this.logger,
       token: () => this.current.loaded.config.server.token,
       ui: () => this.current.loaded.config.server.ui !== false,
+      watched: () => this.watchList.entries(),
       health: () =>
         health({
           databaseProblem: parts.store.writeProblem(MIN_FREE_BYTES),

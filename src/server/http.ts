@@ -3,7 +3,8 @@
  *   GET  /             the dashboard's page, and its assets under /ui/ (dashboard.ts; off with server.ui: false)
  *   GET  /healthz      health, always open (a load balancer or HEALTHCHECK has no token)
  *   GET  /metrics      Prometheus text format
- *   GET  /api/images   stored state of every image, with the containers that run it (as `herald images list --json`)
+ *   GET  /api/images   stored state of every image, with the containers that run it (as `herald images list --json`),
+ *                      its open deliveries, watchRepo's newest tag, and the watched images not checked yet (images-api.ts)
  *   GET  /api/events   recent events with their deliveries (as `herald events --json`), ?limit=1..1000
  *   GET  /api/repositories  the repositories watched with watchRepo (the dashboard's "newest tag")
  *   POST /api/check    start a run now (?image=REF: of that image only): 202, or 409 while one is going
@@ -19,6 +20,7 @@ import { deliveryView } from '../store/deliveries.js';
 import { errorMessage } from '../util/errors.js';
 import { parseReference } from '../model/reference.js';
 import { DASHBOARD_PATHS, serveAsset } from './dashboard.js';
+import { apiImages, knownImage, type WatchedEntry } from './images-api.js';
 import type { HealthReport } from './health.js';
 import type { Metrics } from './metrics.js';
 
@@ -31,6 +33,8 @@ export interface ServerContext {
   /** Whether the dashboard is served (server.ui; read per request like the token). Absent: served. */
   ui?(): boolean;
   health(): HealthReport;
+  /** The daemon's watch list (the last run's images, the config's before a run). Absent: stored states only. */
+  watched?(): readonly WatchedEntry[];
   /** Starts a run (of one image, when given) unless one is going. */
   triggerRun(image?: string): 'started' | 'running' | 'stopping';
 }
@@ -122,7 +126,7 @@ function buildRoutes(ctx: ServerContext): Map<string, Route> {
   });
   routes.set('/api/images', {
     guarded: true,
-    methods: { GET: (_req, res) => sendJson(res, 200, ctx.store.imageViews()) },
+    methods: { GET: (_req, res) => sendJson(res, 200, apiImages(ctx.store, ctx.watched?.())) },
   });
   routes.set('/api/events', {
     guarded: true,
@@ -156,8 +160,8 @@ function buildRoutes(ctx: ServerContext): Map<string, Route> {
             sendJson(res, 400, { error: `image: ${errorMessage(err)}` });
             return;
           }
-          // The same images `check --image` finds: one herald has checked (a state), or none.
-          if (ctx.store.imageViews(image).length === 0) {
+          // The images `check --image` finds (one herald has checked: a state), and those on the watch list.
+          if (!knownImage(ctx.store, ctx.watched?.() ?? [], image)) {
             sendJson(res, 404, { error: `image ${image.slice(0, 300)} has no stored state; POST /api/check without ?image runs every image` });
             return;
           }

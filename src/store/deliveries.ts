@@ -53,6 +53,7 @@ export class DeliveryStore {
   private readonly markRetryStmt;
   private readonly markFailedStmt;
   private readonly nextDueStmt;
+  private readonly openByImageStmt;
 
   constructor(db: DB) {
     this.insertStmt = db.prepare(
@@ -65,6 +66,12 @@ export class DeliveryStore {
     this.markSentStmt = db.prepare(`UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at_ms = ?, last_error = NULL WHERE id = ?`);
     this.markRetryStmt = db.prepare(`UPDATE deliveries SET attempts = attempts + 1, next_attempt_at_ms = ?, last_error = ? WHERE id = ?`);
     this.nextDueStmt = db.prepare(`SELECT min(next_attempt_at_ms) AS at FROM deliveries WHERE status = 'pending'`);
+    // A batch delivery counts once for each image among its events (DISTINCT: once per image however many of its events).
+    this.openByImageStmt = db.prepare(`SELECT e.image, e.platform,
+        count(DISTINCT CASE WHEN d.status = 'pending' THEN d.id END) AS pending,
+        count(DISTINCT CASE WHEN d.status = 'failed' THEN d.id END) AS failed
+      FROM deliveries d JOIN delivery_events de ON de.delivery_id = d.id JOIN events e ON e.id = de.event_id
+      WHERE d.status IN ('pending', 'failed') GROUP BY e.image, e.platform`);
     this.markFailedStmt = db.prepare(`UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?`);
   }
 
@@ -91,6 +98,15 @@ export class DeliveryStore {
     const out: Record<DeliveryStatus, number> = { pending: 0, sent: 0, failed: 0 };
     for (const r of this.countsStmt.all() as Array<{ status: DeliveryStatus; n: number }>) out[r.status] = r.n;
     return out;
+  }
+
+  /**
+   * Pending and failed deliveries per image and platform, in one query (/api/images asks on every
+   * request). Images with neither are absent. 5000 images, each with a pending and a failed
+   * delivery: about 15 ms (test/unit/server/api-images-extra.test.ts prints it).
+   */
+  openByImage(): Array<{ image: string; platform: string; pending: number; failed: number }> {
+    return this.openByImageStmt.all() as Array<{ image: string; platform: string; pending: number; failed: number }>;
   }
 
   markSent(id: string, nowMs: number): void {

@@ -65,6 +65,8 @@ export interface Expansion {
   drops: DroppedTag[];
   /** Successful listings, one per repository. */
   listings: Listed[];
+  /** watchRepo images (stateKey of the configured image): the first tag the selection kept, in the configured order. */
+  newestTags: Map<string, string>;
 }
 
 export interface ExpandOptions {
@@ -105,6 +107,7 @@ export async function expandImages(images: readonly WatchedImage[], opts: Expand
 
   const items: CheckItem[] = [];
   const selected = new Map<string, Set<string>>(); // `${repository}\0${platform}` → expanded state keys
+  const newestTags = new Map<string, string>();
   const failedGroups = new Set<string>();
   for (const image of images) {
     if (!image.watchRepo) {
@@ -133,6 +136,7 @@ export async function expandImages(images: readonly WatchedImage[], opts: Expand
       continue;
     }
     items.push({ image, owner: image });
+    if (kept[0] !== undefined) newestTags.set(stateKey(image.ref.name, image.platform), kept[0]);
     const keys = selected.get(group) ?? new Set<string>();
     selected.set(group, keys);
     for (const tag of kept) {
@@ -152,6 +156,7 @@ export async function expandImages(images: readonly WatchedImage[], opts: Expand
     items,
     drops: dropsOf(images, all, byRepo, selected, failedGroups, claimed, opts.previous),
     listings: listed.filter((l) => l.listing !== undefined),
+    newestTags,
   };
 }
 

@@ -71,6 +71,10 @@ export interface RunResult {
   timings: RunTimings;
   /** Failures (unlisted repository, bad tag selection) of watchRepo images whose checks onlyItem left out. */
   omittedFailures: string[];
+  /** Every image the run collected (before `only`): the watch list the dashboard shows. */
+  watched: WatchedImage[];
+  /** The first tag each watchRepo image's selection kept this run (by stateKey of the configured image). */
+  newestTags: Map<string, string>;
 }
 
 export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<RunResult> {
@@ -206,6 +210,8 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     events,
     timings: { stateLoadMs, prepareMs, checksMs, commitMs, totalMs },
     omittedFailures: items.filter((i) => !inRun(i) && i.failure !== undefined).map((i) => i.failure!),
+    watched: all,
+    newestTags: expansion.newestTags,
   };
 }
 

@@ -103,7 +103,7 @@ export class DeliveryStore {
   /**
    * Pending and failed deliveries per image and platform, in one query (/api/images asks on every
    * request). Images with neither are absent. 5000 images, each with a pending and a failed
-   * delivery: about 15 ms (test/unit/server/api-images-extra.test.ts prints it).
+   * delivery: about 18 ms (test/unit/server/api-images-data.test.ts prints it).
    */
   openByImage(): Array<{ image: string; platform: string; pending: number; failed: number }> {
     return this.openByImageStmt.all() as Array<{ image: string; platform: string; pending: number; failed: number }>;

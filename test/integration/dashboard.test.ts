@@ -88,11 +88,12 @@ describe.skipIf(missing !== undefined)(`dashboard in chromium${missing ? ` (skip
     expect(main.requests.filter((u) => u.includes('/api/'))).toEqual([]);
   });
 
-  it('takes the token, shows no image before a run, and "Check now" runs one: statuses appear', async () => {
+  it('takes the token, shows the configured images as not checked before a run, and "Check now" runs one: statuses appear', async () => {
     const { page } = main;
     await page.getByLabel('API token').fill(TOKEN);
     await page.keyboard.press('Enter');
-    await page.getByText('No images stored yet').waitFor();
+    await expect.poll(() => rowOf(page, 'team/web:1').locator('.badge').textContent()).toContain('Not checked yet');
+    expect(await rowOf(page, 'team/gone:1').locator('.badge').textContent()).toContain('Not checked yet');
     expect(await page.evaluate("sessionStorage.getItem('herald.token')")).toBe(TOKEN);
     await page.getByRole('button', { name: 'Check now' }).click();
     await page.getByText('Run started').waitFor();

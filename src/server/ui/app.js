@@ -105,12 +105,19 @@
     }
     const repos = new Set(watchedRepositories);
     const newest = new Map();
+    // The server says which tag the last run's selection put first (newestTag on a watchRepo image);
+    // before a run says, the highest stored tag of the repository stands in.
+    for (const image of images) {
+      if (typeof image.newestTag === 'string') newest.set(splitImage(image.image).repository, image.newestTag);
+    }
+    const guessed = new Map();
     for (const image of images) {
       const { repository, tag } = splitImage(image.image);
-      if (!repos.has(repository) || tag === null) continue;
-      const best = newest.get(repository);
-      if (best === undefined || compareTags(tag, best) > 0) newest.set(repository, tag);
+      if (!repos.has(repository) || tag === null || newest.has(repository)) continue;
+      const best = guessed.get(repository);
+      if (best === undefined || compareTags(tag, best) > 0) guessed.set(repository, tag);
     }
+    for (const [repository, tag] of guessed) newest.set(repository, tag);
     return images.map((image) => {
       const status = statusOf(image);
       const { repository } = splitImage(image.image);
@@ -119,7 +126,11 @@
       const haystack = [image.image, image.platform, image.error ?? '', ...(image.sources ?? []), ...containers.map((c) => `${c.source} ${c.namespace ?? ''} ${c.name}`), ...labels.flat()]
         .join('\n')
         .toLowerCase();
-      return { image, status, rank: ORDER.indexOf(status), newestTag: newest.get(repository) ?? null, deliveries: deliveries.get(`${image.image}\u0000${image.platform}`), labels, haystack };
+      // Counts from the server (every delivery of the image); the recent events add their errors as a tooltip.
+      const recent = deliveries.get(`${image.image}\u0000${image.platform}`);
+      const counts = image.deliveries ?? recent;
+      const waiting = counts !== undefined && counts.pending + counts.failed > 0 ? { pending: counts.pending, failed: counts.failed, errors: recent?.errors ?? [] } : undefined;
+      return { image, status, rank: ORDER.indexOf(status), newestTag: newest.get(repository) ?? null, deliveries: waiting, labels, haystack };
     }).sort((a, b) => a.rank - b.rank || (a.image.image < b.image.image ? -1 : a.image.image > b.image.image ? 1 : 0));
   }
 

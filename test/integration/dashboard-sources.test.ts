@@ -115,4 +115,126 @@ describe.skipIf(missing !== undefined)(`dashboard with a docker source in chromi
     expect(main.pageErrors).toEqual([]);
     expect(main.requests.filter((u) => !u.startsWith(`${base}/`))).toEqual([]);
   });
+
+  /** Presses Tab (at most `max` times) until the focused element matches `selector`; the ids passed on the way. */
+  async function tabTo(page: WatchedPage['page'], selector: string, max = 40): Promise<string[]> {
+    const passed: string[] = [];
+    for (let i = 0; i < max; i++) {
+      await page.keyboard.press('Tab');
+      const hit = await page.evaluate((sel) => {
+        const el = document.activeElement;
+        return { matches: el !== null && el.matches(sel), id: el?.id || el?.getAttribute('aria-label') || el?.tagName || '' };
+      }, selector);
+      passed.push(hit.id);
+      if (hit.matches) return passed;
+    }
+    throw new Error(`Tab never reached ${selector} in ${max} presses; passed ${passed.join(', ')}`);
+  }
+
+  it('works with the keyboard alone: token, search, status, "Check now" (Enter and Space), a row\'s Re-check', async () => {
+    const kb = await openPage(browsing.browser);
+    try {
+      const { page } = kb;
+      await page.goto(base);
+      await page.locator('#token').waitFor();
+      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      await tabTo(page, '#token');
+      await page.keyboard.type(TOKEN);
+      await page.keyboard.press('Enter');
+      await page.locator('#image-rows tr[data-status]').first().waitFor();
+      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      // From the top of the page: "Check now" (in the header) comes first, then search, status, a row's button.
+      await tabTo(page, '#check-all');
+      await tabTo(page, '#search');
+      await page.keyboard.type('team/app');
+      await expect.poll(() => page.locator('#image-rows tr').count()).toBe(1);
+      await tabTo(page, '#status-filter', 3);
+      await tabTo(page, '#image-rows button', 10);
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe(`Re-check ${app} (linux/amd64)`);
+      // Enter on a row's Re-check starts a one-image run.
+      await page.keyboard.press('Enter');
+      await page.getByText(/Run finished at/).waitFor({ timeout: 20_000 });
+      // Enter on "Check now" starts a run of everything.
+      await page.reload();
+      await page.locator('#image-rows tr[data-status]').first().waitFor();
+      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      await tabTo(page, '#check-all');
+      await page.keyboard.press('Enter');
+      await page.getByText('Run started').waitFor();
+      await page.getByText(/Run finished at .*need attention/).waitFor({ timeout: 20_000 });
+      // And Space.
+      await page.reload();
+      await page.locator('#image-rows tr[data-status]').first().waitFor();
+      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      await tabTo(page, '#check-all');
+      await page.keyboard.press('Space');
+      await page.getByText('Run started').waitFor();
+      await page.getByText(/Run finished at .*need attention/).waitFor({ timeout: 20_000 });
+      expect(kb.consoleErrors).toEqual([]);
+      expect(kb.pageErrors).toEqual([]);
+    } finally {
+      await kb.context.close();
+    }
+  });
+
+  it('every control has an accessible name', async () => {
+    const { page } = main;
+    await page.getByRole('searchbox', { name: 'Search' }).waitFor();
+    await page.getByRole('combobox', { name: 'Status' }).waitFor();
+    await page.getByRole('button', { name: 'Check now' }).waitFor();
+    await page.getByRole('button', { name: 'Forget token' }).waitFor();
+    await page.getByRole('button', { name: 'Previous page' }).waitFor();
+    await page.getByRole('button', { name: 'Next page' }).waitFor();
+    await page.getByRole('button', { name: `Re-check ${app} (linux/amd64)` }).waitFor();
+    await page.getByRole('link', { name: 'Skip to the images' }).waitFor({ state: 'attached' });
+    for (const label of ['Error', 'Containers outdated', 'Update available', 'Not checked yet', 'Up to date']) {
+      expect(await page.getByRole('button', { name: new RegExp(`^Show \\d+ ${label.toLowerCase()}$`) }).count(), label).toBe(1);
+    }
+    // And none without: every button, input, select and link, named by aria-label, a <label> or its text.
+    const unnamed = await page.evaluate(() =>
+      [...document.querySelectorAll('button, input, select, a[href]')]
+        .filter((el) => {
+          const label = el.getAttribute('aria-label') ?? '';
+          const labels = (el as HTMLInputElement).labels ? [...(el as HTMLInputElement).labels!].map((l) => l.textContent ?? '').join('') : '';
+          return `${label}${labels}${el.textContent ?? ''}`.trim() === '';
+        })
+        .map((el) => el.outerHTML),
+    );
+    expect(unnamed).toEqual([]);
+  });
+
+  const luminance = (rgb: string): number => {
+    const [r, g, b] = (rgb.match(/\d+/g) ?? []).map(Number);
+    if (r === undefined || g === undefined || b === undefined) throw new Error(`not a colour: ${rgb}`);
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+  };
+
+  it('follows prefers-color-scheme: a dark background in dark, a light one in light', async () => {
+    const { page } = main;
+    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const dark = await background();
+    await page.emulateMedia({ colorScheme: 'light' });
+    const light = await background();
+    expect(luminance(dark), dark).toBeLessThan(0.2);
+    expect(luminance(light), light).toBeGreaterThan(0.8);
+    // The text follows: light on dark, dark on light.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    expect(luminance(await page.evaluate(() => getComputedStyle(document.body).color))).toBeGreaterThan(0.7);
+    await page.emulateMedia({ colorScheme: 'light' });
+    expect(luminance(await page.evaluate(() => getComputedStyle(document.body).color))).toBeLessThan(0.3);
+  });
+
+  it('shows every status in words, not colour alone', async () => {
+    const { page } = main;
+    const words: Record<string, string> = { error: 'Error', outdated: 'Containers outdated', update: 'Update available', unchecked: 'Not checked yet', ok: 'Up to date' };
+    const rows = await page.locator('#image-rows tr[data-status]').evaluateAll((trs) =>
+      trs.map((tr) => ({ status: tr.getAttribute('data-status') ?? '', text: tr.querySelector('.badge')?.textContent ?? '' })));
+    expect(rows.length).toBe(2);
+    for (const { status, text } of rows) expect(text, status).toContain(words[status]);
+    // The summary names all five, in words, each with its count.
+    const summary = await page.locator('#summary .badge').allTextContents();
+    expect(summary).toHaveLength(5);
+    for (const label of Object.values(words)) expect(summary.some((t) => new RegExp(`\\d+ ${label}$`).test(t)), label).toBe(true);
+  });
 });

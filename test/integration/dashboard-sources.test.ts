@@ -121,10 +121,11 @@ describe.skipIf(missing !== undefined)(`dashboard with a docker source in chromi
     const passed: string[] = [];
     for (let i = 0; i < max; i++) {
       await page.keyboard.press('Tab');
-      const hit = await page.evaluate((sel) => {
+      // A string, run in the page (this project's types have no DOM).
+      const hit = (await page.evaluate(`(() => {
         const el = document.activeElement;
-        return { matches: el !== null && el.matches(sel), id: el?.id || el?.getAttribute('aria-label') || el?.tagName || '' };
-      }, selector);
+        return { matches: el !== null && el.matches(${JSON.stringify(selector)}), id: el?.id || el?.getAttribute('aria-label') || el?.tagName || '' };
+      })()`)) as { matches: boolean; id: string };
       passed.push(hit.id);
       if (hit.matches) return passed;
     }
@@ -137,12 +138,12 @@ describe.skipIf(missing !== undefined)(`dashboard with a docker source in chromi
       const { page } = kb;
       await page.goto(base);
       await page.locator('#token').waitFor();
-      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      await page.evaluate('document.activeElement?.blur()');
       await tabTo(page, '#token');
       await page.keyboard.type(TOKEN);
       await page.keyboard.press('Enter');
       await page.locator('#image-rows tr[data-status]').first().waitFor();
-      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      await page.evaluate('document.activeElement?.blur()');
       // From the top of the page: "Check now" (in the header) comes first, then search, status, a row's button.
       await tabTo(page, '#check-all');
       await tabTo(page, '#search');
@@ -150,14 +151,14 @@ describe.skipIf(missing !== undefined)(`dashboard with a docker source in chromi
       await expect.poll(() => page.locator('#image-rows tr').count()).toBe(1);
       await tabTo(page, '#status-filter', 3);
       await tabTo(page, '#image-rows button', 10);
-      expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe(`Re-check ${app} (linux/amd64)`);
+      expect(await page.evaluate("document.activeElement?.getAttribute('aria-label')")).toBe(`Re-check ${app} (linux/amd64)`);
       // Enter on a row's Re-check starts a one-image run.
       await page.keyboard.press('Enter');
       await page.getByText(/Run finished at/).waitFor({ timeout: 20_000 });
       // Enter on "Check now" starts a run of everything.
       await page.reload();
       await page.locator('#image-rows tr[data-status]').first().waitFor();
-      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      await page.evaluate('document.activeElement?.blur()');
       await tabTo(page, '#check-all');
       await page.keyboard.press('Enter');
       await page.getByText('Run started').waitFor();
@@ -165,7 +166,7 @@ describe.skipIf(missing !== undefined)(`dashboard with a docker source in chromi
       // And Space.
       await page.reload();
       await page.locator('#image-rows tr[data-status]').first().waitFor();
-      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      await page.evaluate('document.activeElement?.blur()');
       await tabTo(page, '#check-all');
       await page.keyboard.press('Space');
       await page.getByText('Run started').waitFor();
@@ -191,15 +192,9 @@ describe.skipIf(missing !== undefined)(`dashboard with a docker source in chromi
       expect(await page.getByRole('button', { name: new RegExp(`^Show \\d+ ${label.toLowerCase()}$`) }).count(), label).toBe(1);
     }
     // And none without: every button, input, select and link, named by aria-label, a <label> or its text.
-    const unnamed = await page.evaluate(() =>
-      [...document.querySelectorAll('button, input, select, a[href]')]
-        .filter((el) => {
-          const label = el.getAttribute('aria-label') ?? '';
-          const labels = (el as HTMLInputElement).labels ? [...(el as HTMLInputElement).labels!].map((l) => l.textContent ?? '').join('') : '';
-          return `${label}${labels}${el.textContent ?? ''}`.trim() === '';
-        })
-        .map((el) => el.outerHTML),
-    );
+    const unnamed = await page.evaluate(`[...document.querySelectorAll('button, input, select, a[href]')]
+      .filter((el) => ((el.getAttribute('aria-label') ?? '') + [...(el.labels ?? [])].map((l) => l.textContent).join('') + el.textContent).trim() === '')
+      .map((el) => el.outerHTML)`);
     expect(unnamed).toEqual([]);
   });
 
@@ -211,7 +206,7 @@ describe.skipIf(missing !== undefined)(`dashboard with a docker source in chromi
 
   it('follows prefers-color-scheme: a dark background in dark, a light one in light', async () => {
     const { page } = main;
-    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const background = () => page.evaluate('getComputedStyle(document.body).backgroundColor') as Promise<string>;
     await page.emulateMedia({ colorScheme: 'dark' });
     const dark = await background();
     await page.emulateMedia({ colorScheme: 'light' });
@@ -220,9 +215,9 @@ describe.skipIf(missing !== undefined)(`dashboard with a docker source in chromi
     expect(luminance(light), light).toBeGreaterThan(0.8);
     // The text follows: light on dark, dark on light.
     await page.emulateMedia({ colorScheme: 'dark' });
-    expect(luminance(await page.evaluate(() => getComputedStyle(document.body).color))).toBeGreaterThan(0.7);
+    expect(luminance((await page.evaluate('getComputedStyle(document.body).color')) as string)).toBeGreaterThan(0.7);
     await page.emulateMedia({ colorScheme: 'light' });
-    expect(luminance(await page.evaluate(() => getComputedStyle(document.body).color))).toBeLessThan(0.3);
+    expect(luminance((await page.evaluate('getComputedStyle(document.body).color')) as string)).toBeLessThan(0.3);
   });
 
   it('shows every status in words, not colour alone', async () => {

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../fixtures/ports.js';
-import { Store } from '../src/store/index.js';
+import { seedStoredImages } from '../fixtures/stored-images.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const IMAGES = 5000;
@@ -24,22 +24,6 @@ export interface DashboardFigures {
 }
 
 export type DashboardResult = { skipped: string } | DashboardFigures;
-
-function seed(dbPath: string): void {
-  const store = Store.open(dbPath);
-  const at = '2026-12-01T10:00:00.000Z';
-  store.commitRun({
-    states: Array.from({ length: IMAGES }, (_, i) => ({
-      image: `registry.example/team/app-${String(i).padStart(4, '0')}:1.${i % 40}`, platform: 'linux/amd64', digest: `sha256:${i.toString(16).padStart(64, '0')}`,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json', platformDigest: null, created: at,
-      labels: { 'org.opencontainers.image.source': `https://git.example/team/app-${i}`, 'org.opencontainers.image.version': `1.${i % 40}` },
-      firstSeen: at, lastChecked: at, lastChanged: i % 7 === 0 ? at : null, error: i % 50 === 0 ? 'manifest unknown' : null, errorSince: i % 50 === 0 ? at : null, sources: ['config'],
-    })),
-    events: [],
-    deliveries: [],
-  });
-  store.close();
-}
 
 async function waitForHealth(base: string, deadline: number): Promise<void> {
   while (Date.now() < deadline) {
@@ -61,7 +45,7 @@ export async function measureDashboard(herald: string, tmp: string): Promise<Das
     return { skipped: `no ${CHROMIUM} (Debian's chromium package)` };
   }
   const dbPath = join(tmp, 'dashboard.db');
-  seed(dbPath);
+  seedStoredImages(dbPath, IMAGES);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const cfg = join(tmp, 'dashboard.yml');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
 import { freePort } from '../../fixtures/ports.js';
-import { Store } from '../../src/store/index.js';
+import { seedStoredImages } from '../../fixtures/stored-images.js';
 import { killServes, spawnServe, tempDir, until, writeConfig, type Serve } from './helpers.js';
 import { browserMissing, launchChromium, openPage, type Browsing, type WatchedPage } from './browser.js';
 
@@ -194,19 +194,7 @@ describe.skipIf(missing !== undefined)(`dashboard with 5,000 images${missing ? `
   beforeAll(async () => {
     tmp = tempDir('herald-dash5k-');
     const db = join(tmp.dir, 'herald.db');
-    const store = Store.open(db);
-    const at = '2026-12-01T10:00:00.000Z';
-    store.commitRun({
-      states: Array.from({ length: 5000 }, (_, i) => ({
-        image: `registry.example/team/app-${String(i).padStart(4, '0')}:1.${i % 40}`, platform: 'linux/amd64', digest: `sha256:${i.toString(16).padStart(64, '0')}`,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json', platformDigest: null, created: at,
-        labels: { 'org.opencontainers.image.source': `https://git.example/team/app-${i}`, 'org.opencontainers.image.version': `1.${i % 40}` },
-        firstSeen: at, lastChecked: at, lastChanged: i % 7 === 0 ? at : null, error: i % 50 === 0 ? 'manifest unknown' : null, errorSince: i % 50 === 0 ? at : null, sources: ['config'],
-      })),
-      events: [],
-      deliveries: [],
-    });
-    store.close();
+    seedStoredImages(db, 5000);
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     const file = writeConfig(tmp.dir, [`db: { path: ${db} }`, 'watch: { schedule: "0 0 1 1 *", runOnStartup: false }', 'server:', `  listen: 127.0.0.1:${port}`, ''].join('\n'));

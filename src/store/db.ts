@@ -6,13 +6,13 @@
  * roll back the last ones, but state, events and deliveries always roll back together, so a lost run
  * is simply detected again by the next one.
  */
-import Database from 'better-sqlite3';
 import { accessSync, constants, mkdirSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UserError, errorMessage } from '../util/errors.js';
 import { packageRoot } from '../util/version.js';
+import Database, { type DB } from './driver.js';
 
-export type DB = Database.Database;
+export type { DB } from './driver.js';
 
 export const MIGRATIONS_DIR = join(packageRoot, 'migrations');
 

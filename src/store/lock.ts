@@ -10,11 +10,11 @@
  * The holder writes its pid into the side file's header (user_version, bytes 60-63), which a refused
  * process reads without SQLite to say who holds the lock.
  */
-import Database from 'better-sqlite3';
 import { closeSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { describeFsError } from './db.js';
+import Database, { type DB } from './driver.js';
 
 export interface WriterLock {
   /** The side file holding the lock. */
@@ -34,7 +34,7 @@ export function acquireWriterLock(dbPath: string, command: string): WriterLock |
   if (dbPath === ':memory:') return undefined;
   const file = resolve(dbPath);
   const path = lockPathFor(file);
-  let db: Database.Database;
+  let db: DB;
   try {
     mkdirSync(dirname(path), { recursive: true });
     db = new Database(path, { timeout: 0 });

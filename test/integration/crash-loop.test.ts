@@ -14,7 +14,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/driver.js';
 import { prng } from '../fixtures/fault-proxy.js';
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';
 import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';

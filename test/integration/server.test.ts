@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/driver.js';
 import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
 import { startCountingProxy, type CountingProxy } from '../../fixtures/proxy.js';
 import { startHttpSink, type HttpSink } from '../fixtures/http-sink.js';

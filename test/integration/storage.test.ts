@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/driver.js';
 import { startRegistry, type TestRegistry } from '../../fixtures/registry.js';
 import { HERALD, ROOT, herald, killServes, registryEntry, spawnServe, tempDir } from './helpers.js';
 

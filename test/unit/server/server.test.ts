@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { IncomingMessage } from 'node:http';
-import Database from 'better-sqlite3';
+import Database from '../../../src/store/driver.js';
 import { writeProblem } from '../../../src/store/db.js';
 import { health, STUCK_RUN_MS, type RunHistory } from '../../../src/server/health.js';
 import { authorized, parseListen } from '../../../src/server/http.js';

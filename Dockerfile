@@ -1,62 +1,60 @@
 # herald's container image.
 #
-# Base: node:22-bookworm-slim, Node 22 LTS on Debian 12 (slim).
-#  - Node 22, not 24: better-sqlite3 12 (the newest that still runs on Node 20, which herald supports)
-#    aborts the process on Node >= 24.19 when a garbage-collected Statement is finalized outside a
-#    JS context ("Assertion failed: (env) != nullptr" in node::RemoveEnvironmentCleanupHook); CI's
-#    Node 24 run hit it. better-sqlite3 13 fixes it but needs Node >= 22: once herald drops Node 20,
-#    move to better-sqlite3 13 and node:24-bookworm-slim (CI follows this FROM line by itself).
-#  - glibc: better-sqlite3 ships prebuilt binaries for glibc, and when none fits (another arch, no
-#    network to fetch it) it compiles against glibc with Debian's gcc. On alpine (musl) there are fewer
-#    prebuilt binaries and every build compiles, with musl's slower malloc under SQLite.
-#  - size: slim is ~75 MB of Debian plus Node, alpine saves only ~40 MB of that, and the runtime stage
-#    holds nothing but Node, production node_modules and dist/.
-#  - the same Debian as CI and the test machine, so what is tested is what runs.
+# Base: node:24-bookworm-slim, Node 24 (the active LTS) on Debian 12 (slim).
+#  - SQLite driver: better-sqlite3 13 on Node >= 22 (src/store/driver.ts), a Node-API addon whose npm
+#    package ships prebuilt binaries: nothing is compiled here, so the build stage needs no python3,
+#    make or g++. better-sqlite3 12 is only for Node 20 (where 13 segfaults); on Node >= 24.19 it can
+#    abort the process when the GC finalizes a statement, so the image does not ship it at all.
+#  - glibc: bookworm is the same Debian as CI and the test machine, so what is tested is what runs.
+#    better-sqlite3 13 has musl binaries too, but alpine would save only ~40 MB of the base.
+#  - size: the runtime stage holds Node, the production node_modules (better-sqlite3 13 cut to this
+#    platform's binary) and dist/; see README ("Run with Docker") for the figures.
 #
 # Build:  docker build -t herald .
 # Run:    see docker-compose.yml and README ("Run with Docker").
 
-# ---- build: compile TypeScript and better-sqlite3, then drop the dev dependencies --------------
-FROM node:22-bookworm-slim AS build
-
-# Toolchain for better-sqlite3's fallback compile (node-gyp); only in this stage.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ \
- && rm -rf /var/lib/apt/lists/*
-
-# node-gyp compiles against the headers this Node ships in /usr/local/include/node, instead of
-# downloading them from nodejs.org: the build works offline and matches the Node it runs on.
-# JOBS=max: compile SQLite and the binding in parallel.
-ENV npm_config_nodedir=/usr/local \
-    JOBS=max
+# ---- build: compile TypeScript, then keep only what the runtime needs ------------------------------
+FROM node:24-bookworm-slim AS build
 
 WORKDIR /app
 
 # Dependencies first, so this layer is reused while only the sources change. --ignore-scripts: the
-# prepare script (tsc) needs the sources, which are not here yet; better-sqlite3 is built right after.
+# prepare script (tsc) needs the sources, which are not here yet, and better-sqlite3 12's install
+# script would compile it for nothing (Node 20 only; removed below).
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund \
- && npm rebuild better-sqlite3 \
  && npm cache clean --force
 
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/build.mjs ./scripts/
 COPY src ./src
+# After the build, only what the runtime loads:
+#  - production dependencies, without better-sqlite3 12 (and the prebuild-install tree it pulls in),
+#    and without zod, yaml and commander, which scripts/build.mjs bundles into dist/bundle;
+#  - better-sqlite3 13 without its C sources, SQLite amalgamation, node-addon-api headers and the
+#    other platforms' binaries;
+#  - of dist/, the bundle bin/herald runs and the dashboard's files (ui/); no source maps.
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
- && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
-           node_modules/better-sqlite3/build/Release/obj* node_modules/better-sqlite3/build/Release/.deps \
-           node_modules/better-sqlite3/build/deps
+ && npm uninstall better-sqlite3 zod yaml commander --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force \
+ && platform=$(node -p 'process.platform + "-" + process.arch') \
+ && test -f "node_modules/better-sqlite3-13/prebuilds/$platform.node" \
+ && find node_modules/better-sqlite3-13/prebuilds -type f ! -name "$platform.node" -delete \
+ && rm -rf node_modules/better-sqlite3-13/deps node_modules/better-sqlite3-13/src node_modules/node-addon-api \
+ && find dist -mindepth 1 -maxdepth 1 ! -name bundle ! -name ui -exec rm -rf {} + \
+ && find dist -name '*.map' -delete \
+ && node -e "const D = require('better-sqlite3-13'); new D(':memory:').exec('select 1')"
 
 # ---- runtime: Node, production dependencies, the compiled code ----------------------------------
-FROM node:22-bookworm-slim
+FROM node:24-bookworm-slim
 
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="herald" \
       org.opencontainers.image.description="Watches container images in registries and tells people when they change" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="MIT" \
-      org.opencontainers.image.base.name="docker.io/library/node:22-bookworm-slim"
+      org.opencontainers.image.base.name="docker.io/library/node:24-bookworm-slim"
 
 ENV NODE_ENV=production \
     HERALD_CONFIG=/etc/herald/herald.yml \
@@ -65,7 +63,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY package.json ./
+COPY --from=build /app/package.json ./
 COPY bin ./bin
 COPY migrations ./migrations
 # A default config that watches nothing yet and serves HTTP on :8080 (for the HEALTHCHECK). Mount

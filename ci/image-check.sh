@@ -156,7 +156,13 @@ buildah bud --quiet --pull=never --isolation chroot --format docker --layers \
   -t "$IMAGE" -f Dockerfile . >"$CACHE/build.log" 2>&1 || { tail -40 "$CACHE/build.log"; fail "buildah bud"; }
 size_bytes=$(podman image inspect "$IMAGE" --format '{{.Size}}')
 size_mb=$(( (size_bytes + 500000) / 1000000 ))
-echo "image $IMAGE: ${size_mb} MB (${size_bytes} bytes)"
+base_bytes=$(podman image inspect "$BASE_IMAGE" --format '{{.Size}}')
+own_mb=$(( (size_bytes - base_bytes + 500000) / 1000000 ))
+echo "image $IMAGE: ${size_mb} MB (${size_bytes} bytes): base $BASE_IMAGE $(( (base_bytes + 500000) / 1000000 )) MB, herald's own layers ${own_mb} MB"
+echo "herald's own layers, largest first (node_modules by package):"
+podman run --rm --entrypoint sh "$IMAGE" -c 'cd /app && du -sk node_modules/* node_modules/@*/* dist bin migrations 2>/dev/null | sort -rn | head -8' |
+  awk '{ printf "  %6.1f MB  %s\n", $1 / 1024, $2 }'
+echo "$own_mb" >"$CACHE/image-own-mb"
 [ -n "$(podman image inspect "$IMAGE" --format '{{.Config.Healthcheck}}')" ] || fail "the image has no HEALTHCHECK"
 [ "$(podman image inspect "$IMAGE" --format '{{.Config.User}}')" = node ] || fail "the image does not run as the node user"
 echo "$size_mb" >"$CACHE/image-size-mb"

@@ -9,7 +9,8 @@
 #     per machine, kept in this script's own container storage.
 #  2. `buildah bud` of the unchanged Dockerfile (--format docker keeps the HEALTHCHECK)
 #  3. the image run with podman: the compose file's config mounted read-only, the API token as a
-#     secret file, a named volume for /data, a local docker-registry and a webhook receiver on
+#     secret file, a named volume for /data, podman's Docker API socket for the config's docker
+#     source (mounted as /var/run/docker.sock, its group added), a local docker-registry and a webhook receiver on
 #     loopback (host network); an update pushed to the registry must reach the receiver
 #  4. `podman healthcheck run` is healthy; the process runs as uid 1000; SIGTERM (podman stop) stops
 #     it with exit 0 in under 10 s; a new container on the same volume still has the database
@@ -246,6 +247,15 @@ push_app() { # push_app VERSION
 }
 digest1=$(push_app v1)
 
+# The compose config's `local` docker source reads the engine socket mounted at /var/run/docker.sock.
+# Here the engine is podman's Docker-compatible API service on this check's own storage, its socket
+# given a group the container joins (compose's group_add: DOCKER_GID), as a user's Docker socket is.
+engine_gid=2375
+podman system service --time=0 "unix://$run/engine.sock" >"$run/engine.log" 2>&1 &
+pids+=($!)
+wait_for 15 "podman's API service" test -S "$run/engine.sock"
+chgrp "$engine_gid" "$run/engine.sock" && chmod 0660 "$run/engine.sock"
+
 token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$token" >"$run/herald_api_token"
 chmod 0644 "$run/herald_api_token"
@@ -260,6 +270,7 @@ start_container() {
     -v "$ROOT/config/herald.compose.yml:/etc/herald/herald.yml:ro" \
     -v "$run/herald_api_token:/run/secrets/herald_api_token:ro" \
     -v "$volume:/data" \
+    -v "$run/engine.sock:/var/run/docker.sock:ro" --group-add "$engine_gid" \
     -e HERALD_WATCH_SCHEDULE='*/2 * * * * *' -e HERALD_WATCH_JITTER=0 \
     -e HERALD_IMAGES= -e HERALD_IMAGES_0_NAME="127.0.0.1:$reg_port/ci/app:1" \
     -e HERALD_REGISTRIES_0_NAME=ci -e HERALD_REGISTRIES_0_HOST="127.0.0.1:$reg_port" -e HERALD_REGISTRIES_0_INSECURE=true \
@@ -267,11 +278,13 @@ start_container() {
     -e HERALD_SERVER_LISTEN="127.0.0.1:$http_port" \
     "$IMAGE" >/dev/null 2>>"$run/podman.log" || { cat "$run/podman.log"; fail "podman run"; }
 }
-healthz_ok() { grep -q '"status": "ok"' <<<"$(curl -sf "http://127.0.0.1:$http_port/healthz")"; }
+healthz_ok() { grep -Eq '"status": ?"ok"' <<<"$(curl -sf "http://127.0.0.1:$http_port/healthz")"; }
 
 start_container
 wait_for 30 "the first run (/healthz status ok)" healthz_ok
 echo "first run done: /healthz is ok"
+! grep -q 'cannot reach the Docker engine' <<<"$(podman logs "$name" 2>&1)" || fail "the docker source cannot reach the engine socket"
+echo "the docker source lists containers through the mounted engine socket"
 
 # ---- the container detects an update and delivers it ----------------------------------------------
 digest2=$(push_app v2)
@@ -308,8 +321,8 @@ podman rm "$name" >/dev/null 2>>"$run/podman.log"
 start_container
 wait_for 30 "the first run of the new container" healthz_ok
 events=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$http_port/api/events")
-grep -q "\"digest\": \"$digest2\"" <<<"$events" || fail "the event is gone after the restart: $events"
-grep -q '"status": "sent"' <<<"$events" || fail "the delivery record is gone after the restart"
+grep -Eq "\"digest\": ?\"$digest2\"" <<<"$events" || fail "the event is gone after the restart: $events"
+grep -Eq '"status": ?"sent"' <<<"$events" || fail "the delivery record is gone after the restart"
 sleep 2.5 # at least one more scheduled run
 [ "$(wc -l <"$run/requests.jsonl")" -eq 1 ] || fail "the restarted container notified again"
 podman stop -t 10 "$name" >/dev/null 2>>"$run/podman.log"

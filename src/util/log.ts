@@ -80,22 +80,31 @@ export function createLogger(opts: LogOptions = {}): Logger {
 
 /**
  * Log lines for a terminal: one line per entry (time, level, message, then the fields as one JSON
- * object), written synchronously in this thread, so they interleave with stdout in the order they
- * happen. An error field is its type and message and where it was thrown, not a multi-line stack
- * (the JSON logs keep the whole stack).
+ * object), formatted and written synchronously in this thread, so they interleave with stdout in
+ * the order they happen. An error field is its type, message and where it was thrown, not a
+ * multi-line stack (the JSON logs keep the whole stack).
  */
 function prettyStream(destination: NodeJS.WritableStream | undefined): pino.DestinationStream {
-  return pinoPretty()({
-    destination: destination ?? 2,
-    sync: true,
+  const format = pinoPretty().prettyFactory({
     colorize: destination === undefined,
     singleLine: true,
     translateTime: 'SYS:standard',
     ignore: 'pid,hostname',
-    // Error fields are printed with the other fields (on the line), by the prettifier below.
+    // A message with line breaks (a library's error text) stays on its line.
+    messageFormat: (log, messageKey) => messageInOneLine(log[messageKey]),
+    // No field is printed as a stack on lines of its own; `err` is made one line below. (pino-pretty
+    // as a stream would add pino's errorKey back to this list; called as a function here, it does not.)
     errorLikeObjectKeys: [],
     customPrettifiers: { err: (value) => errorInOneLine(value) },
   });
+  const out = destination ?? pino.destination({ fd: 2, sync: true });
+  return { write: (line: string) => void out.write(format(line)) };
+}
+
+function messageInOneLine(message: unknown): string {
+  if (typeof message !== 'string' && typeof message !== 'number' && typeof message !== 'boolean') return '';
+  // Line breaks become spaces; other control characters (a terminal's escape sequences) are dropped.
+  return String(message).replace(/\s*[\r\n]+\s*/g, ' ').replace(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/g, '');
 }
 
 function errorInOneLine(value: unknown): string {

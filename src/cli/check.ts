@@ -1,9 +1,10 @@
 import { runOnce } from '../watch/run.js';
 import { oneImageRun } from '../watch/one.js';
-import { shortDigest } from '../model/digest.js';
 import { UsageError, UserError } from '../util/errors.js';
 import { Parts } from '../daemon/parts.js';
-import { imageArgument, loadFromOptions, loggerFor, print, printJson, table, type CommandOptions } from './context.js';
+import { imageArgument, loadFromOptions, loggerFor, printJson, type CommandOptions } from './context.js';
+import { printCheckReport } from './check-output.js';
+import { logsToTerminal } from '../util/log.js';
 
 /** check waits out a receiver's Retry-After up to this long; longer ones stay pending for later. */
 const INLINE_RETRY_AFTER_MS = 10_000;
@@ -22,7 +23,9 @@ export async function check(opts: CheckOptions): Promise<number> {
   const { store, client, outbox } = parts;
   try {
     const one = only === undefined ? undefined : await oneImageRun(loaded, parts.sources, logger, only);
-    const { report, omittedFailures } = await runOnce({ loaded, store, client, logger, sources: parts.sources }, one?.options ?? {});
+    // In a terminal the summary under the table says what the "run finished" log line would.
+    const finishedLevel = !opts.json && process.stdout.isTTY === true && logsToTerminal() ? 'debug' : 'info';
+    const { report, omittedFailures } = await runOnce({ loaded, store, client, logger, sources: parts.sources }, { ...one?.options, finishedLevel });
     if (only !== undefined && report.images.length === 0) {
       // Whether the tag would have been selected is unknown when its repository could not be listed.
       if (omittedFailures.length > 0) throw new UserError(`cannot check ${only}: ${omittedFailures.join('; ')}`);
@@ -40,22 +43,8 @@ export async function check(opts: CheckOptions): Promise<number> {
     const { pending } = store.deliveries.counts();
     const checkReport = { ...report, deliveries: { sent, pending, failed: failedNow } };
     if (opts.json) printJson(checkReport);
-    else {
-      if (report.images.length === 0) print(`no images to check in ${loaded.file}`);
-      else print(
-        table(
-          ['IMAGE', 'PLATFORM', 'STATUS', 'DIGEST', 'DETAIL'],
-          report.images.map((i) => [
-            i.image, i.platform, i.status, shortDigest(i.digest),
-            i.status === 'update' ? `was ${shortDigest(i.previousDigest)}` : (i.error ?? ''),
-          ]),
-        ),
-      );
-      const { pending, failed } = checkReport.deliveries;
-      if (pending + failed > 0) print(`${pending} notification(s) pending, ${failed} failed`);
-    }
+    else printCheckReport(report, checkReport.deliveries, loaded.file);
     const failedSources = (report.sources ?? []).filter((s) => s.error !== null);
-    if (!opts.json) for (const s of failedSources) print(`source ${s.name} not listed: ${s.error}`);
     const failed = report.images.some((i) => i.status === 'error') || failedSources.length > 0;
     return failed || pending > 0 || failedNow > 0 ? 1 : 0;
   } finally {

@@ -2,6 +2,7 @@ import { jsonSchema } from '../config/schema.js';
 import { findConfigFile, loadConfig } from '../config/load.js';
 import { resolveImages } from '../config/images.js';
 import { ConfigError } from '../util/errors.js';
+import { counted } from '../util/text.js';
 import { print, printJson, type CommandOptions } from './context.js';
 
 export type ValidateOptions = CommandOptions;
@@ -11,7 +12,8 @@ export async function validate(opts: ValidateOptions): Promise<number> {
     const file = findConfigFile(opts.config);
     const loaded = await loadConfig(file);
     const images = await resolveImages(loaded);
-    print(`${loaded.file}: valid (${images.length} images, ${loaded.config.registries.length} registries, ${loaded.config.notifiers.length} notifiers)`);
+    const { registries, notifiers } = loaded.config;
+    print(`${loaded.file}: valid (${counted(images.length, 'image')}, ${counted(registries.length, 'registry', 'registries')}, ${counted(notifiers.length, 'notifier')})`);
     return 0;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

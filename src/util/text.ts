@@ -16,3 +16,8 @@ export function oneLine(text: string, max = Infinity): string {
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/** A count and its noun, singular for 1: `counted(1, 'image')` is "1 image", `counted(2, 'registry', 'registries')` "2 registries". */
+export function counted(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : nouns}`;
+}

@@ -23,6 +23,7 @@ import { planDeliveries, type RoutedEvent } from '../notify/route.js';
 import { registryConcurrency } from '../registry/entries.js';
 import type { ImageReference } from '../model/reference.js';
 import { reconcile } from './reconcile.js';
+import { counted } from '../util/text.js';
 import { countByStatus, imageReport, type ImageReport, type RunReport } from './report.js';
 
 /** Optional client abilities a run uses when present (RegistryClient has them; test doubles may not). */
@@ -53,6 +54,11 @@ export interface RunOptions {
   collected?: Collected;
   /** Stops starting new checks (serve's shutdown); checks already running finish. */
   signal?: AbortSignal;
+  /**
+   * The level of the "run finished" line; default info. `herald check` in a terminal prints the
+   * same summary under its table, so there the line is debug.
+   */
+  finishedLevel?: 'info' | 'debug';
   now?: () => Date;
 }
 
@@ -195,9 +201,9 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   const totalMs = performance.now() - t0;
   const durationMs = Math.round(totalMs);
   const counts = countByStatus(reports);
-  ctx.logger.info(
+  ctx.logger[opts.finishedLevel ?? 'info'](
     { images: reports.length, ...counts, events: events.length, notifications: deliveries.length, durationMs },
-    `run finished: ${reports.length} images, ${counts.new} new, ${counts.update} updated, ${counts.error} failed in ${durationMs} ms`,
+    `run finished: ${counted(reports.length, 'image')}, ${counts.new} new, ${counts.update} updated, ${counts.error} failed in ${durationMs} ms`,
   );
   return {
     report: {
@@ -237,13 +243,15 @@ function logOutcome(logger: Logger, item: CheckItem, o: CheckOutcome): void {
     case 'unchanged':
       logger.debug(fields, 'unchanged');
       break;
+    // One line per image that says what the run report (check's table, --json, the run's events)
+    // says already: debug, or 300 images would bury the report in as many log lines.
     case 'new':
-      // A repository's first listing can bring hundreds of tags: their first sightings are debug lines.
-      if (item.expanded !== undefined && !item.expanded.appeared) logger.debug(fields, 'first check');
-      else logger.info(fields, o.firstCheck && item.expanded === undefined ? 'first check' : 'new');
+      // A tag that appeared in a watchRepo repository is `new`; any other first sighting a `first check`.
+      if (item.expanded !== undefined) logger.debug(fields, item.expanded.appeared ? 'new' : 'first check');
+      else logger.debug(fields, o.firstCheck ? 'first check' : 'new');
       break;
     case 'update':
-      logger.info({ ...fields, previousDigest: o.previousDigest }, 'update');
+      logger.debug({ ...fields, previousDigest: o.previousDigest }, 'update');
       break;
     case 'error':
       if (o.unexpected !== undefined) logger.error({ ...fields, err: o.unexpected }, `check failed (bug): ${o.error}`);

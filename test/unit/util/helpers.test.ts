@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration } from '../../../src/util/duration.js';
 import { fsReason } from '../../../src/util/fs.js';
 import { parseRetryAfter } from '../../../src/util/http.js';
-import { isPlainObject, oneLine } from '../../../src/util/text.js';
+import { counted, isPlainObject, oneLine } from '../../../src/util/text.js';
 import { isDigest, isVerifiableDigest, shortDigest } from '../../../src/model/digest.js';
 
 const HEX = 'a'.repeat(64);
@@ -46,6 +46,13 @@ describe('oneLine', () => {
     const cut = oneLine(`${'x'.repeat(8)}😀😀`, 10);
     expect(cut).toBe(`${'x'.repeat(8)}…`);
     expect(oneLine('short', 10)).toBe('short');
+  });
+});
+
+describe('counted', () => {
+  it('says "1 image" and "2 images", with irregular plurals when given', () => {
+    expect([0, 1, 2].map((n) => counted(n, 'image'))).toEqual(['0 images', '1 image', '2 images']);
+    expect([1, 3].map((n) => counted(n, 'registry', 'registries'))).toEqual(['1 registry', '3 registries']);
   });
 });
 

@@ -71,7 +71,8 @@ describe('matrix', () => {
     // The third part fails with a 502: the delivery fails, and its retry sends all parts again.
     let seen = 0;
     const requestsBefore = sink.requests.length;
-    const failing = matrix({ name: 'batch', batch: true });
+    // A generous timeout: on a loaded 2-core machine a 2 s one can expire and its retry shift which request gets the 502.
+    const failing = matrix({ name: 'batch', batch: true, timeout: '10s' });
     const original = sink.requests.push.bind(sink.requests);
     sink.requests.push = (...items) => {
       seen += items.length;

@@ -19,6 +19,7 @@ import { expandImages, repositoryWrites, type CheckItem, type DroppedTag, type T
 import type { HeraldEvent } from '../model/event.js';
 import { mapPoolByKey } from './pool.js';
 import { budgeted, RunBudget, type RateLimitSource } from './budget.js';
+import { EarlyHeads } from './early.js';
 import { planDeliveries, type RoutedEvent } from '../notify/route.js';
 import { registryConcurrency } from '../registry/entries.js';
 import type { ImageReference } from '../model/reference.js';
@@ -97,21 +98,31 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   if (ctx.client.prepare !== undefined && images.length > 0) await ctx.client.prepare(images.map((i) => i.ref));
   const prepareMs = performance.now() - tPrepare;
 
+  const inRun = (item: CheckItem) => opts.onlyItem === undefined || opts.onlyItem(item.image.ref.name);
+  const limitOf = registryConcurrency(config.registries, config.watch.workers);
+  const budget = new RunBudget(ctx.client, [], ctx.logger, startedMs, () => now().getTime());
+  const source = budgeted(ctx.client, budget);
+  // A watchRepo image's own tag does not depend on the listing: its HEAD goes beside it (see early.ts).
+  const early = new EarlyHeads(source, budget, ctx.client);
   const expansion = await expandImages(images, {
     lister: ctx.client,
     known: (repository) => ctx.store.repositories.get(repository),
     previous,
     all,
     concurrency: config.watch.workers,
+    limitOf,
+    alongside: (watchers) => early.start(watchers.filter((image) => image.problem === undefined && inRun({ image, owner: image }))),
     ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
     logger: ctx.logger,
   });
   const { items } = expansion;
   // A bad label on one of its containers: the image (and any tag it follows) is an error, unchecked.
   for (const item of items) if (item.owner.problem !== undefined) item.failure ??= item.owner.problem;
-  const inRun = (item: CheckItem) => opts.onlyItem === undefined || opts.onlyItem(item.image.ref.name);
-  const budget = new RunBudget(ctx.client, items.filter((i) => inRun(i) && i.failure === undefined).map((i) => i.image.ref.registry), ctx.logger, startedMs, () => now().getTime());
-  const source = budgeted(ctx.client, budget);
+  for (const item of items) {
+    if (!inRun(item)) continue;
+    if (item.failure === undefined) budget.expect(item.image.ref.registry);
+    else early.abandon(item.image); // its listing failed: the HEAD sent beside it is not used
+  }
   // Least recently checked first (never checked before all): what a rate limit deferred goes first next time.
   const lastChecked = (item: CheckItem) => previous.get(stateKey(item.image.ref.name, item.image.platform))?.lastChecked ?? '';
   const order = items.map((_, i) => i).filter((i) => inRun(items[i]!)).sort((a, b) => compare(lastChecked(items[a]!), lastChecked(items[b]!)));
@@ -122,7 +133,7 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     {
       concurrency: config.watch.workers,
       keyOf: (i) => items[i]!.image.ref.registry,
-      limitOf: registryConcurrency(config.registries, config.watch.workers),
+      limitOf,
       signal: opts.signal,
       onSkip: () => undefined as CheckOutcome | undefined,
     },
@@ -135,8 +146,9 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
         logOutcome(ctx.logger, item, failed);
         return failed;
       }
-      if (!budget.admit(image.ref.registry)) return undefined;
-      const outcome = await checkImage(source, { ref: image.ref, platform: image.platform, detailsOnFirstCheck: wantsDetails(item, config.watch.firstCheckNotify) }, prev);
+      const sent = early.take(image);
+      if (sent === undefined && !budget.admit(image.ref.registry)) return undefined;
+      const outcome = await checkImage(sent ?? source, { ref: image.ref, platform: image.platform, detailsOnFirstCheck: wantsDetails(item, config.watch.firstCheckNotify) }, prev);
       budget.finished(image.ref.registry);
       if (outcome.rateLimited) {
         // A rate limit is not the image's failure: no error event, no state change; next run tries again.

@@ -49,3 +49,10 @@ export function registryConcurrency(entries: readonly RegistryConfig[], workers:
   const fallback = Math.min(workers, DEFAULT_REGISTRY_CONCURRENCY);
   return (registry) => byHost.get(registry) ?? fallback;
 }
+
+/** Whether a registries entry for this registry name sets `concurrency` (then it is a fixed bound). */
+export function hasOwnConcurrency(entries: readonly RegistryConfig[]): (registry: string) => boolean {
+  const hosts = new Set<string>();
+  for (const entry of entries) if (entry.concurrency !== undefined) hosts.add(normalizeEntryHost(entry.host).split('/')[0] ?? '');
+  return (registry) => hosts.has(registry);
+}

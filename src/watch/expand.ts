@@ -77,7 +77,7 @@ export interface ExpandOptions {
   previous: ReadonlyMap<string, ImageState>;
   /** Every configured image, when `images` is a subset (check --image): tags watched by the others are left alone. */
   all?: readonly WatchedImage[];
-  concurrency: number;
+  concurrency: number | (() => number);
   /** Listings in flight per registry (default: no bound beyond `concurrency`). */
   limitOf?: (registry: string) => number;
   /**
@@ -111,7 +111,7 @@ export async function expandImages(images: readonly WatchedImage[], opts: Expand
     {
       concurrency: opts.concurrency,
       keyOf: (repository) => refs.get(repository)!.registry,
-      limitOf: opts.limitOf ?? (() => opts.concurrency),
+      limitOf: opts.limitOf ?? (() => Infinity),
       signal: opts.signal,
       onSkip: (repository): Listed => ({ repository, error: 'not listed: the run was stopped' }),
     },

@@ -27,11 +27,11 @@ export async function mapPool<T, R>(
 }
 
 export interface KeyedPoolOptions<T, R> {
-  /** At most this many items in flight in all. */
-  concurrency: number;
+  /** At most this many items in flight in all (a function: read again whenever a slot may be given). */
+  concurrency: number | (() => number);
   /** The group an item belongs to (its registry). */
   keyOf: (item: T) => string;
-  /** At most this many items of one group in flight. */
+  /** At most this many items of one group in flight; read again whenever a slot may be given, so it may change during the run. */
   limitOf: (key: string) => number;
   signal?: AbortSignal;
   onSkip?: (item: T) => R;
@@ -46,18 +46,19 @@ export interface KeyedPoolOptions<T, R> {
  */
 export function mapPoolByKey<T, R>(items: readonly T[], opts: KeyedPoolOptions<T, R>, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
-  const queues = new Map<string, { pending: number[]; head: number; running: number; limit: number }>();
+  const queues = new Map<string, { key: string; pending: number[]; head: number; running: number }>();
   for (let i = 0; i < items.length; i++) {
     const key = opts.keyOf(items[i]!);
     let q = queues.get(key);
     if (!q) {
-      q = { pending: [], head: 0, running: 0, limit: Math.max(1, opts.limitOf(key)) };
+      q = { key, pending: [], head: 0, running: 0 };
       queues.set(key, q);
     }
     q.pending.push(i);
   }
   const groups = [...queues.values()];
-  const concurrency = Math.max(1, opts.concurrency);
+  const bound = opts.concurrency;
+  const concurrency = typeof bound === 'number' ? () => Math.max(1, bound) : () => Math.max(1, bound());
   let active = 0;
   let turn = 0;
   let left = items.length;
@@ -68,7 +69,7 @@ export function mapPoolByKey<T, R>(items: readonly T[], opts: KeyedPoolOptions<T
       if (left === 0 && !failed) resolve(results);
     };
     const pump = (): void => {
-      while (!failed && active < concurrency) {
+      while (!failed && active < concurrency()) {
         // Of the groups with queued items and a free slot, the one with the fewest in flight (ties in
         // turn). A slow registry keeps its slots longer; picking by fewest in flight, not merely in
         // turn, stops it from collecting every freed slot: while another group has work it holds at
@@ -77,7 +78,7 @@ export function mapPoolByKey<T, R>(items: readonly T[], opts: KeyedPoolOptions<T
         let pickedAt = 0;
         for (let n = 0; n < groups.length; n++) {
           const g = groups[(turn + n) % groups.length]!;
-          if (g.head < g.pending.length && g.running < g.limit && (picked === undefined || g.running < picked.running)) {
+          if (g.head < g.pending.length && (picked === undefined || g.running < picked.running) && g.running < Math.max(1, opts.limitOf(g.key))) {
             picked = g;
             pickedAt = n;
           }

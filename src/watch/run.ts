@@ -21,7 +21,8 @@ import { mapPoolByKey } from './pool.js';
 import { budgeted, RunBudget, type RateLimitSource } from './budget.js';
 import { EarlyHeads } from './early.js';
 import { planDeliveries, type RoutedEvent } from '../notify/route.js';
-import { registryConcurrency } from '../registry/entries.js';
+import { hasOwnConcurrency, registryConcurrency } from '../registry/entries.js';
+import { AdaptiveBounds } from './adaptive.js';
 import type { ImageReference } from '../model/reference.js';
 import { reconcile } from './reconcile.js';
 import { countByStatus, imageReport, type ImageReport, type RunReport } from './report.js';
@@ -99,17 +100,25 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   const prepareMs = performance.now() - tPrepare;
 
   const inRun = (item: CheckItem) => opts.onlyItem === undefined || opts.onlyItem(item.image.ref.name);
-  const limitOf = registryConcurrency(config.registries, config.watch.workers);
+  const { workers } = config.watch;
+  // Per-registry bounds that grow while a registry answers fast and shows no rate limit (adaptive.ts).
+  const ownConcurrency = hasOwnConcurrency(config.registries);
+  const workersSet = ctx.loaded.isSet?.(['watch', 'workers']) ?? true;
+  const bounds = new AdaptiveBounds(registryConcurrency(config.registries, workers), (registry) => !workersSet && !ownConcurrency(registry), ctx.client);
+  const limitOf = (registry: string): number => bounds.limitOf(registry);
+  const concurrency = (): number => bounds.concurrency(workers);
   const budget = new RunBudget(ctx.client, [], ctx.logger, startedMs, () => now().getTime());
   const source = budgeted(ctx.client, budget);
   // A watchRepo image's own tag does not depend on the listing: its HEAD goes beside it (see early.ts).
   const early = new EarlyHeads(source, budget, ctx.client);
+  // Every recorded listing in two queries, read when the first listing comes back (none without watchRepo).
+  let known: ReturnType<Store['repositories']['known']> | undefined;
   const expansion = await expandImages(images, {
-    lister: ctx.client,
-    known: (repository) => ctx.store.repositories.get(repository),
+    lister: { listTags: (ref) => timed(bounds, ref.registry, ctx.client.listTags(ref)) },
+    known: (repository) => (known ??= ctx.store.repositories.known()).get(repository),
     previous,
     all,
-    concurrency: config.watch.workers,
+    concurrency,
     limitOf,
     alongside: (watchers) => early.start(watchers.filter((image) => image.problem === undefined && inRun({ image, owner: image }))),
     ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
@@ -131,7 +140,7 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   const ordered = await mapPoolByKey(
     order,
     {
-      concurrency: config.watch.workers,
+      concurrency,
       keyOf: (i) => items[i]!.image.ref.registry,
       limitOf,
       signal: opts.signal,
@@ -148,8 +157,12 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
       }
       const sent = early.take(image);
       if (sent === undefined && !budget.admit(image.ref.registry)) return undefined;
+      const t = performance.now();
       const outcome = await checkImage(sent ?? source, { ref: image.ref, platform: image.platform, detailsOnFirstCheck: wantsDetails(item, config.watch.firstCheckNotify) }, prev);
       budget.finished(image.ref.registry);
+      if (outcome.status === 'error') bounds.failed(image.ref.registry);
+      // A check whose HEAD went beside the listing was timed with the listing.
+      else if (sent === undefined) bounds.answered(image.ref.registry, performance.now() - t);
       if (outcome.rateLimited) {
         // A rate limit is not the image's failure: no error event, no state change; next run tries again.
         budget.deferredAfterStart(image.ref.registry);
@@ -225,6 +238,19 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     watched: all,
     newestTags: expansion.newestTags,
   };
+}
+
+/** A listing's answer time (or failure) for the registry's adaptive bound. */
+async function timed<T>(bounds: AdaptiveBounds, registry: string, work: Promise<T>): Promise<T> {
+  const t = performance.now();
+  try {
+    const value = await work;
+    bounds.answered(registry, performance.now() - t);
+    return value;
+  } catch (err) {
+    bounds.failed(registry);
+    throw err;
+  }
 }
 
 function compare(a: string, b: string): number {

@@ -9,6 +9,9 @@
  * image: the CPU per image beyond start-up is (CPU of the 300-image check − CPU of the 1-image
  * check) / 299, each from the process's own resourceUsage at exit (bench/cpu-preload.ts).
  * Medians of the rounds; every herald run must report every image unchanged.
+ *
+ * BENCH_HERALD_BEFORE=/path/to/other/checkout/bin/herald adds that herald to every round (its own
+ * databases, same registry): a before/after comparison in one run.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,6 +44,8 @@ export interface WatchRepoFigures {
   /** herald check with one watchRepo image: start-up and the fixed cost of a run. */
   heraldOne: ProcessRun[];
   bare: Record<number, ProcessRun[]>;
+  /** Another herald (BENCH_HERALD_BEFORE), with 300 images and with 1. */
+  before?: { bin: string; herald: ProcessRun[]; heraldOne: ProcessRun[] };
   /** The bare client with one image (two requests): its own start-up, for its CPU per image. */
   bareOne: ProcessRun[];
   /** Requests of herald's last 300-image check, by kind. */
@@ -95,8 +100,8 @@ function timed(args: string[], tmp: string, expectCode = 0): Promise<ProcessRun 
   });
 }
 
-async function heraldCheck(configFile: string, n: number, tmp: string): Promise<ProcessRun> {
-  const run = await timed([HERALD, 'check', '--json', '-c', configFile], tmp);
+async function heraldCheck(configFile: string, n: number, tmp: string, bin = HERALD): Promise<ProcessRun> {
+  const run = await timed([bin, 'check', '--json', '-c', configFile], tmp);
   const report = JSON.parse(run.stdout) as { images: Array<{ status: string }> };
   const unchanged = report.images.filter((i) => i.status === 'unchanged').length;
   if (report.images.length !== n || unchanged !== n) {
@@ -131,6 +136,14 @@ export async function measureWatchRepo(world: World, tmp: string, delayMs: numbe
   await timed([HERALD, 'check', '-c', one], tmp);
   await heraldCheck(big, n, tmp);
   await heraldCheck(one, 1, tmp);
+  const beforeBin = process.env.BENCH_HERALD_BEFORE;
+  const before = beforeBin ? { bin: beforeBin, herald: [] as ProcessRun[], heraldOne: [] as ProcessRun[], big: join(tmp, 'watchrepo-before.yml'), one: join(tmp, 'watchrepo-before-one.yml') } : undefined;
+  if (before) {
+    writeFileSync(before.big, configText(world, n, join(tmp, 'watchrepo-before.db')));
+    writeFileSync(before.one, configText(world, 1, join(tmp, 'watchrepo-before-one.db')));
+    await timed([before.bin, 'check', '-c', before.big], tmp);
+    await timed([before.bin, 'check', '-c', before.one], tmp);
+  }
   for (const c of BARE_CONCURRENCY) await bareRun(c);
 
   const herald: ProcessRun[] = [];
@@ -139,6 +152,7 @@ export async function measureWatchRepo(world: World, tmp: string, delayMs: numbe
   const bareOne: ProcessRun[] = [];
   let counts = world.counts();
   for (let r = 0; r < rounds; r++) {
+    if (before) before.herald.push(await heraldCheck(before.big, n, tmp, before.bin));
     world.reset();
     herald.push(await heraldCheck(big, n, tmp));
     counts = world.counts();
@@ -147,11 +161,15 @@ export async function measureWatchRepo(world: World, tmp: string, delayMs: numbe
       (bare[c] ??= []).push({ ms: b.ms, cpuMs: b.cpuMs });
     }
     heraldOne.push(await heraldCheck(one, 1, tmp));
+    if (before) before.heraldOne.push(await heraldCheck(before.one, 1, tmp, before.bin));
     const b1 = await bareRun(BARE_CONCURRENCY[1]!, 1);
     bareOne.push({ ms: b1.ms, cpuMs: b1.cpuMs });
     log(`watchRepo round ${r + 1}: herald ${herald.at(-1)!.ms.toFixed(0)} ms (CPU ${herald.at(-1)!.cpuMs.toFixed(0)}), bare ${BARE_CONCURRENCY.map((c) => `C=${c} ${bare[c]!.at(-1)!.ms.toFixed(0)}`).join(', ')} ms, herald 1 image ${heraldOne.at(-1)!.ms.toFixed(0)} ms (CPU ${heraldOne.at(-1)!.cpuMs.toFixed(0)})`);
   }
-  return { images: n, delayMs, herald, heraldOne, bare, bareOne, counts, loadBefore, loadAfter: loadavg() };
+  return {
+    images: n, delayMs, herald, heraldOne, bare, bareOne, counts, loadBefore, loadAfter: loadavg(),
+    ...(before ? { before: { bin: before.bin, herald: before.herald, heraldOne: before.heraldOne } } : {}),
+  };
 }
 
 function median(xs: number[]): number {
@@ -181,6 +199,11 @@ export function watchRepoLines(f: WatchRepoFigures): string[] {
     `| herald check, ${f.images} images (default concurrency) | ${hMs.toFixed(0)} | ${Math.min(...f.herald.map((r) => r.ms)).toFixed(0)} | ${med(f.herald, 'cpuMs').toFixed(0)} | 1.00 |`,
     `| herald check, 1 image (start-up and fixed cost) | ${med(f.heraldOne, 'ms').toFixed(0)} | ${Math.min(...f.heraldOne.map((r) => r.ms)).toFixed(0)} | ${med(f.heraldOne, 'cpuMs').toFixed(0)} | ${(med(f.heraldOne, 'ms') / hMs).toFixed(2)} |`,
   ];
+  if (f.before) {
+    const b = f.before;
+    lines.push(`| before (${b.bin}), ${f.images} images | ${med(b.herald, 'ms').toFixed(0)} | ${Math.min(...b.herald.map((r) => r.ms)).toFixed(0)} | ${med(b.herald, 'cpuMs').toFixed(0)} | ${(med(b.herald, 'ms') / hMs).toFixed(2)} |`);
+    lines.push(`| before, 1 image | ${med(b.heraldOne, 'ms').toFixed(0)} | ${Math.min(...b.heraldOne.map((r) => r.ms)).toFixed(0)} | ${med(b.heraldOne, 'cpuMs').toFixed(0)} | ${(med(b.heraldOne, 'ms') / hMs).toFixed(2)} |`);
+  }
   for (const [c, runs] of Object.entries(f.bare)) {
     lines.push(`| bare client, ${2 * f.images} requests, ${c} in flight | ${med(runs, 'ms').toFixed(0)} | ${Math.min(...runs.map((r) => r.ms)).toFixed(0)} | ${med(runs, 'cpuMs').toFixed(0)} | ${(med(runs, 'ms') / hMs).toFixed(2)} |`);
   }
@@ -189,6 +212,11 @@ export function watchRepoLines(f: WatchRepoFigures): string[] {
     `herald's requests per run: ping ${k.ping}, token ${k.token}, tags ${k.tags}, HEAD ${k.head}, GET manifest ${k.getManifest}, GET blob ${k.getBlob} (${((k.tags + k.head) / f.images).toFixed(2)} listing+HEAD per image), connections ${k.connections}; ` +
       `CPU per image beyond start-up ${cpuPerImageMs(f).toFixed(2)} ms (the bare client's, for the same two requests: ${bareCpuPerImageMs(f).toFixed(2)} ms, from its runs with ${f.images} and 1 image).`,
   );
+  if (f.before) {
+    const b = f.before;
+    const fastest = Math.min(...Object.values(f.bare).map((runs) => med(runs, 'ms')));
+    lines.push(`Before: wall ${(med(b.herald, 'ms') / fastest).toFixed(2)} × the bare client's fastest, CPU per image beyond start-up ${((med(b.herald, 'cpuMs') - med(b.heraldOne, 'cpuMs')) / (f.images - 1)).toFixed(2)} ms.`);
+  }
   return lines;
 }
 

@@ -270,6 +270,8 @@ function logDrop(logger: Logger, d: DroppedTag): void {
 
 function logOutcome(logger: Logger, item: CheckItem, o: CheckOutcome): void {
   const { image } = item;
+  // The common case, an unchanged image at info level, builds nothing.
+  if (o.status === 'unchanged' && !logger.isLevelEnabled('debug')) return;
   const fields = { image: image.ref.name, platform: image.platform, digest: o.digest };
   switch (o.status) {
     case 'unchanged':

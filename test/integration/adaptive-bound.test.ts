@@ -18,6 +18,8 @@ import { GROWTH_FACTOR } from '../../src/watch/adaptive.js';
 import { registryEntry, tempDir, writeConfig } from './helpers.js';
 
 const TAGS = Array.from({ length: 60 }, (_, i) => `t${i}`);
+/** watchRepo images: each its own repository, one tag, so a check is one listing and one HEAD. */
+const REPOS = Array.from({ length: 20 }, (_, i) => `wr/app-${i}`);
 /** The default per-registry bound: watch.workers (default 10), at most 16. */
 const DEFAULT_BOUND = 10;
 
@@ -32,6 +34,7 @@ describe('adaptive per-registry bound', () => {
     proxy = await startCountingProxy(registry.url, { delayMs: 30 });
     tmp = tempDir();
     for (const tag of TAGS) await registry.pushImage('ab/app', tag, { seed: 'same' });
+    for (const repo of REPOS) await registry.pushImage(repo, '1.0', { seed: 'same' });
   });
 
   afterAll(async () => {
@@ -41,7 +44,7 @@ describe('adaptive per-registry bound', () => {
   });
 
   /** A fresh client and database (as `herald check` has): a first run, then a measured warm one. */
-  async function warmRun(extra: { watch?: string; entry?: string } = {}, before?: () => void): Promise<{ run: RunResult; maxInFlight: number }> {
+  async function warmRun(extra: { watch?: string; entry?: string; images?: string[] } = {}, before?: () => void): Promise<{ run: RunResult; maxInFlight: number }> {
     const name = `c${n++}`;
     const file = writeConfig(
       tmp.dir,
@@ -53,7 +56,7 @@ describe('adaptive per-registry bound', () => {
         registryEntry('r', proxy.host, registry),
         ...(extra.entry !== undefined ? [extra.entry] : []),
         'images:',
-        ...TAGS.map((t) => `  - name: ${proxy.host}/ab/app:${t}`),
+        ...(extra.images ?? TAGS.map((t) => `  - name: ${proxy.host}/ab/app:${t}`)),
       ].join('\n'),
       `${name}.yml`,
     );
@@ -102,5 +105,32 @@ describe('adaptive per-registry bound', () => {
     const { run, maxInFlight } = await warmRun({}, () => proxy.setRateLimit({ limit: 100, remaining: 0, counts: ['head'], retryAfter: 3600 }));
     expect(run.report.images.every((i) => i.status === 'skipped')).toBe(true);
     expect(maxInFlight).toBeLessThanOrEqual(DEFAULT_BOUND);
+  });
+
+  describe("watchRepo: an image's listing and its own HEAD together", () => {
+    const images = REPOS.map((r) => `  - { name: "PROXY/${r}:1.0", watchRepo: true, newerOnly: true, sortTags: semver }`);
+    const watch = 'watch: { workers: 10 }'; // a fixed bound: what is in flight beyond it is the pairs
+    const headsBeforeLastListing = (): number => {
+      const kinds = proxy.log.map((e) => e.kind);
+      return kinds.slice(0, kinds.lastIndexOf('tags')).filter((k) => k === 'head').length;
+    };
+
+    it('sends both at once, within one slot: up to twice the bound in requests, the same checks', async () => {
+      const { run, maxInFlight } = await warmRun({ watch, images: images.map((l) => l.replace('PROXY', proxy.host)) });
+      expect(run.report.images.map((i) => i.status)).toEqual(REPOS.map(() => 'unchanged'));
+      expect(proxy.counts.tags).toBe(REPOS.length);
+      expect(proxy.counts.head).toBe(REPOS.length);
+      expect(maxInFlight).toBeGreaterThan(10);
+      expect(maxInFlight).toBeLessThanOrEqual(20);
+      expect(headsBeforeLastListing()).toBeGreaterThan(10);
+    });
+
+    it('once RateLimit headers come, the HEADs wait for the check phase as before', async () => {
+      const { run } = await warmRun({ watch, images: images.map((l) => l.replace('PROXY', proxy.host)) }, () => proxy.setRateLimit({ limit: 100_000 }));
+      expect(run.report.images.map((i) => i.status)).toEqual(REPOS.map(() => 'unchanged'));
+      expect(proxy.counts.tags + proxy.counts.head).toBe(2 * REPOS.length);
+      // Only the first wave, sent before any answer said there is a limit, went beside its listing.
+      expect(headsBeforeLastListing()).toBeLessThanOrEqual(10);
+    });
   });
 });

@@ -1,31 +1,3 @@
-/**
- * Runs `work` over `items` with at most `concurrency` in flight. Results keep the items' order.
- * Stops starting new items once `signal` aborts; items never started get `onSkip`'s value.
- */
-export async function mapPool<T, R>(
-  items: readonly T[],
-  concurrency: number,
-  work: (item: T, index: number) => Promise<R>,
-  opts: { signal?: AbortSignal; onSkip?: (item: T) => R } = {},
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      const item = items[i]!;
-      if (opts.signal?.aborted && opts.onSkip) {
-        results[i] = opts.onSkip(item);
-        continue;
-      }
-      results[i] = await work(item, i);
-    }
-  };
-  const n = Math.max(1, Math.min(concurrency, items.length));
-  await Promise.all(Array.from({ length: n }, worker));
-  return results;
-}
-
 export interface KeyedPoolOptions<T, R> {
   /** At most this many items in flight in all (a function: read again whenever a slot may be given). */
   concurrency: number | (() => number);
@@ -38,11 +10,12 @@ export interface KeyedPoolOptions<T, R> {
 }
 
 /**
- * mapPool with a second bound per group: `concurrency` in flight overall, and at most
+ * Runs `work` over `items` with two bounds: `concurrency` in flight overall, and at most
  * `limitOf(key)` of one group. A free slot goes to the group with the fewest items in flight, so a
  * slow or rate-limited registry holds at most its limit and, while others have work, no more than
  * an even share of the workers: the other registries keep moving.
- * Items of one group start in their order; results keep the items' order.
+ * Items of one group start in their order; results keep the items' order. Once `signal` aborts, items
+ * not started yet get `onSkip`'s value.
  */
 export function mapPoolByKey<T, R>(items: readonly T[], opts: KeyedPoolOptions<T, R>, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);

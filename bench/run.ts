@@ -14,11 +14,12 @@
  *   npm run bench                      # N = 100, 1000, 5000; C = 4, 16, 64; r = 20 ms
  *   npm run bench -- --quick           # N = 100, 1000; C = 16
  *   npm run bench -- --sizes 1000 --workers 16 --delay 20 --no-serve --no-check
- *   (each section has a --no-… flag: --no-rate-limit, --no-stub, --no-neighbour, --no-sources, --no-tags, --no-dashboard)
+ *   (each section has a --no-… flag: --no-rate-limit, --no-stub, --no-neighbour, --no-sources, --no-tags, --no-dashboard, --no-watchrepo)
  */
 import { measureSources, sourceLines, sourceTargets, type SourcesFigures } from './sources.js';
 import { measureTags, tagLines, tagTargets, type TagsFigures } from './tags.js';
 import { dashboardLines, dashboardTargets, measureDashboard, type DashboardResult } from './dashboard.js';
+import { measureWatchRepo, watchRepoLines, watchRepoTargets, type WatchRepoFigures } from './watchrepo.js';
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -54,10 +55,11 @@ interface Options {
   sources: boolean;
   tags: boolean;
   dashboard: boolean;
+  watchRepo: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { sizes: [100, 1000, 5000], workers: [4, 16, 64], delayMs: 20, serve: true, check: true, rateLimit: true, stub: true, neighbour: true, sources: true, tags: true, dashboard: true };
+  const opts: Options = { sizes: [100, 1000, 5000], workers: [4, 16, 64], delayMs: 20, serve: true, check: true, rateLimit: true, stub: true, neighbour: true, sources: true, tags: true, dashboard: true, watchRepo: true };
   const list = (v: string | undefined) => (v ?? '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -76,6 +78,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-sources') opts.sources = false;
     else if (a === '--no-tags') opts.tags = false;
     else if (a === '--no-dashboard') opts.dashboard = false;
+    else if (a === '--no-watchrepo') opts.watchRepo = false;
     else throw new Error(`unknown option ${a}`);
   }
   return opts;
@@ -635,6 +638,7 @@ interface TargetInput {
   sources: SourcesFigures | undefined;
   tags: TagsFigures | undefined;
   dashboard: DashboardResult | undefined;
+  watchRepo?: WatchRepoFigures | undefined;
 }
 
 /** Each performance target against what this bench measured: met, MISSED, or not measured in this run. */
@@ -704,6 +708,7 @@ function targets(t: TargetInput): string {
   sourceTargets(t.sources, add);
   tagTargets(t.tags, add);
   dashboardTargets(t.dashboard, add);
+  watchRepoTargets(t.watchRepo, add);
   return lines.join('\n');
 }
 
@@ -730,6 +735,7 @@ async function main(): Promise<void> {
   let sources: SourcesFigures | undefined;
   let tags: TagsFigures | undefined;
   let dashboard: DashboardResult | undefined;
+  let watchRepo: WatchRepoFigures | undefined;
   try {
     let largest: { n: number; dbPath: string } | undefined;
     let target: { n: number; configFile: string } | undefined;
@@ -748,6 +754,7 @@ async function main(): Promise<void> {
     if (opts.sources) sources = await measureSources(world, tmp, measureServe, configYaml);
     if (opts.tags) tags = measureTags(ROOT);
     if (opts.dashboard) dashboard = await measureDashboard(HERALD, tmp);
+    if (opts.watchRepo) watchRepo = await measureWatchRepo(world, tmp, opts.delayMs);
     if (opts.serve && largest) serve = await measureServe(world, largest.n, largest.dbPath, tmp);
     // WUD's figures on this machine were for 300 images: the same count, in a new database (its
     // start-up run sees them all for the first time, the scheduled run is the warm one).
@@ -849,10 +856,11 @@ async function main(): Promise<void> {
   if (sources) out.push('', ...sourceLines(sources));
   if (tags) out.push('', ...tagLines(tags));
   if (dashboard) out.push('', ...dashboardLines(dashboard));
+  if (watchRepo) out.push('', ...watchRepoLines(watchRepo));
   out.push('');
   out.push('Targets:');
   out.push('');
-  out.push(targets({ rows, delayMs: opts.delayMs, floors, latency, check, serve, rateLimit, neighbour, sources, tags, dashboard }));
+  out.push(targets({ rows, delayMs: opts.delayMs, floors, latency, check, serve, rateLimit, neighbour, sources, tags, dashboard, watchRepo }));
   out.push('');
   out.push(`bench took ${((performance.now() - started) / 1000).toFixed(0)} s`);
   process.stdout.write(`${out.join('\n')}\n`);

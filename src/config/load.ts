@@ -32,6 +32,8 @@ export interface LoadedConfig {
   imageSources: string[];
   /** `file:line:col` (or `environment HERALD_X`) of any key path of the loaded config. */
   locate: Locator;
+  /** Whether the file or the environment sets this key path (false: its default applies). Absent: treat every key as set. */
+  isSet?: (path: KeyPath) => boolean;
 }
 
 export { ConfigProblems } from './problems.js';
@@ -121,7 +123,8 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     const variable = envOrigin(origins, ['images', i]);
     return variable !== undefined ? `environment ${variable}` : source.line(['images', i]);
   });
-  return { config, file: absolute, dir, imageSources, locate };
+  const isSet = (p: KeyPath): boolean => envOrigin(origins, p) !== undefined || source.has(p);
+  return { config, file: absolute, dir, imageSources, locate, isSet };
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * A YAML file read with positions, so any key path can be named as `file:line:col`.
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { Composer, type CST, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, YAMLParseError, type Document, type Node, type Pair } from 'yaml';
 import { displayPath, type KeyPath } from './problems.js';
 import { oneLine } from '../util/text.js';
 
@@ -24,8 +24,11 @@ export function parseYaml(file: string, text: string): YamlSource {
   const lineCounter = new LineCounter();
   const shown = displayPath(file);
   // logLevel 'error': yaml's warnings would go to process.emitWarning; what matters is reported as problems.
-  const deep = tooDeepAt(text);
-  const doc = parseDocument(deep === undefined ? text : '', { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true, logLevel: 'error' });
+  // The text is parsed to yaml's CST once: the depth check reads it, then the composer builds the
+  // document from the same tokens (parseDocument would parse the text a second time).
+  const tokens = [...new Parser(lineCounter.addNewLine).parse(text)];
+  const deep = tooDeepAt(tokens);
+  const doc = composeDocument(deep === undefined ? tokens : [], deep === undefined ? text.length : 0);
   const at = (offset: number): { line: number; col: number } => lineCounter.linePos(offset);
 
   if (deep !== undefined) {
@@ -97,10 +100,10 @@ const MAX_DEPTH = 64;
  * thousands deep would otherwise exhaust the call stack in the composer, and where that happens
  * inside V8's regexp compiler it is a fatal "out of memory" crash rather than a catchable error.
  */
-function tooDeepAt(text: string): number | undefined {
+function tooDeepAt(tokens: readonly unknown[]): number | undefined {
   type Cst = { type?: string; offset?: number; items?: Array<{ key?: unknown; value?: unknown }>; value?: unknown };
   const stack: Array<[Cst, number]> = [];
-  for (const token of new Parser().parse(text)) stack.push([token as Cst, 0]);
+  for (const token of tokens) stack.push([token as Cst, 0]);
   while (stack.length > 0) {
     const [token, depth] = stack.pop()!;
     const collection = token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection';
@@ -113,6 +116,20 @@ function tooDeepAt(text: string): number | undefined {
     if (token.value !== null && typeof token.value === 'object') stack.push([token.value as Cst, level]);
   }
   return undefined;
+}
+
+/** What yaml's parseDocument does after parsing (its options as herald always used them): one document, a second one is an error. */
+function composeDocument(tokens: CST.Token[], length: number): Document.Parsed {
+  const composer = new Composer({ prettyErrors: false, merge: true, uniqueKeys: true, logLevel: 'error' });
+  let doc: Document.Parsed | undefined;
+  for (const next of composer.compose(tokens, true, length)) {
+    if (doc === undefined) doc = next;
+    else {
+      doc.errors.push(new YAMLParseError([next.range[0], next.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents; please use YAML.parseAllDocuments()'));
+      break;
+    }
+  }
+  return doc!;
 }
 
 function resolve(doc: Document, node: unknown): Node | null {

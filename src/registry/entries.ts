@@ -19,13 +19,23 @@ export function normalizeEntryHost(host: string): string {
   return path ? `${normalized}/${path}` : normalized;
 }
 
+/** Each entry's normalized host, worked out once per entry object (matching runs for every repository). */
+const entryKeys = new WeakMap<RegistryConfig, { host: string; key: string }>();
+function entryKey(entry: RegistryConfig): string {
+  const cached = entryKeys.get(entry);
+  if (cached !== undefined && cached.host === entry.host) return cached.key;
+  const key = normalizeEntryHost(entry.host);
+  entryKeys.set(entry, { host: entry.host, key });
+  return key;
+}
+
 /** The registries entry for an image: the longest host[/prefix] that `registry/repository` starts with. */
 export function matchRegistryEntry(entries: readonly RegistryConfig[], registry: string, repository: string): RegistryConfig | undefined {
   const wanted = `${registry}/${repository}`;
   let best: RegistryConfig | undefined;
   let bestLength = -1;
   for (const entry of entries) {
-    const key = normalizeEntryHost(entry.host);
+    const key = entryKey(entry);
     if ((wanted === key || wanted.startsWith(`${key}/`)) && key.length > bestLength) {
       best = entry;
       bestLength = key.length;
@@ -48,4 +58,11 @@ export function registryConcurrency(entries: readonly RegistryConfig[], workers:
   }
   const fallback = Math.min(workers, DEFAULT_REGISTRY_CONCURRENCY);
   return (registry) => byHost.get(registry) ?? fallback;
+}
+
+/** Whether a registries entry for this registry name sets `concurrency` (then it is a fixed bound). */
+export function hasOwnConcurrency(entries: readonly RegistryConfig[]): (registry: string) => boolean {
+  const hosts = new Set<string>();
+  for (const entry of entries) if (entry.concurrency !== undefined) hosts.add(normalizeEntryHost(entry.host).split('/')[0] ?? '');
+  return (registry) => hosts.has(registry);
 }

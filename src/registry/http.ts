@@ -4,7 +4,7 @@
  * with backoff and Retry-After, request events and debug logs. It knows nothing about auth flows.
  */
 import { oneLine } from '../util/text.js';
-import { parseRetryAfter, readBounded, type BodyStream } from '../util/http.js';
+import { parseRetryAfter } from '../util/http.js';
 import { formatDuration } from '../util/duration.js';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
@@ -14,6 +14,7 @@ import { maskUrlCredentials, silentLogger, type Logger } from '../util/log.js';
 import { userAgent } from '../util/version.js';
 import { parseRateLimitHeader, type RateLimits } from './ratelimit.js';
 import { lazy } from '../util/lazy.js';
+import { exchange } from './exchange.js';
 
 // undici is loaded on the first request, not at import: a command that sends nothing (`check` with
 // no images, `config validate`) should not pay ~50-100 ms for it.
@@ -75,8 +76,6 @@ export interface TransportOptions {
 }
 
 const MAX_REDIRECTS = 5;
-/** The body of every HEAD answer: one shared empty buffer. */
-const EMPTY = Buffer.alloc(0);
 /** Error bodies are read for their message only, never in full. */
 const ERROR_BODY_LIMIT = 64 * 1024;
 
@@ -167,44 +166,31 @@ export class Transport {
     const timeoutMs = req.profile.timeoutMs;
     let status: number | 'error' = 'error';
     let rateLimitRemaining: number | undefined;
-    // An overall deadline for requests with a body, cleared as soon as the body is read. A HEAD has
-    // no body: the connect and headers timeouts bound it, and it skips the controller and timer (the
-    // HEAD is herald's steady state; what it allocates is most of what a run allocates).
-    // (AbortSignal.timeout is not used: it keeps every signal, its timer and undici's listeners, with
-    // the request they reference, alive for the whole timeout: tens of MB at hundreds of checks a second.)
-    const deadline = req.method === 'HEAD' ? undefined : new AbortController();
-    const timer = deadline && setTimeout(() => deadline.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
-    timer?.unref();
+    // An overall deadline for requests with a body. A HEAD has no body: the connect and headers
+    // timeouts bound it, and it skips the timer (the HEAD is herald's steady state).
     try {
-      const res = await undici().request(url, {
+      const res = await exchange(this.dispatcherFor(req.profile), {
+        url,
         method: req.method,
         headers: { 'user-agent': userAgent(), ...headers },
-        dispatcher: this.dispatcherFor(req.profile),
         // undici closes the connection after a HEAD unless told not to; herald's steady state is HEADs.
-        reset: req.method === 'HEAD' ? false : undefined,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        ...(deadline !== undefined ? { signal: deadline.signal } : {}),
+        ...(req.method === 'HEAD' ? { reset: false } : {}),
+        headersTimeoutMs: timeoutMs,
+        bodyTimeoutMs: timeoutMs,
+        ...(req.method === 'HEAD' ? {} : { deadlineMs: timeoutMs }),
+        maxBytes: (s) => (s >= 200 && s < 300 ? { limit: req.maxBytes, truncate: false } : { limit: ERROR_BODY_LIMIT, truncate: true }),
+        subject: req.subject,
       });
-      status = res.statusCode;
-      const flat = flattenHeaders(res.headers);
+      status = res.status;
+      const flat = res.headers;
       rateLimitRemaining = parseRateLimitHeader(flat['ratelimit-remaining'])?.value;
       this.rateLimits?.observe(req.registry, status, flat, status === 429 ? parseRetryAfter(flat['retry-after']) : undefined);
-      let body: Buffer;
-      if (req.method === 'HEAD') {
-        await res.body.dump();
-        body = EMPTY;
-      } else if (status >= 200 && status < 300) {
-        body = await readLimited(res.body, flat['content-length'], req.maxBytes, req.subject, false);
-      } else {
-        body = await readLimited(res.body, undefined, ERROR_BODY_LIMIT, req.subject, true);
-      }
+      const body = res.body;
       // undici marks a fresh connection free only on a later turn of the event loop; a request sent
       // at once would open a second connection to the same origin. One setImmediate avoids that.
       await new Promise<void>((resolve) => setImmediate(resolve));
       return { status, headers: flat, body, url };
     } finally {
-      if (timer !== undefined) clearTimeout(timer);
       const durationMs = Math.round((performance.now() - started) * 10) / 10;
       // Guarded: masking the URL costs more than the rest of an unchanged check's bookkeeping.
       if (this.logger.isLevelEnabled('debug')) this.logger.debug({ method: req.method, url: maskUrlCredentials(url.href), status, ms: durationMs }, 'registry request');
@@ -263,26 +249,6 @@ function trustedCas(caFile: string): string[] {
     throw new RegistryError(`cannot read caFile ${caFile}: ${errorMessage(err)}`);
   }
   return cas;
-}
-
-async function readLimited(body: Dispatcher.ResponseData['body'], contentLength: string | undefined, limit: number, subject: string, truncate: boolean): Promise<Buffer> {
-  const declared = contentLength !== undefined ? Number(contentLength) : undefined;
-  if (!truncate && declared !== undefined && Number.isFinite(declared) && declared > limit) {
-    body.destroy();
-    throw new RegistryError(`${subject}: response of ${declared} bytes exceeds the limit of ${limit} bytes`);
-  }
-  const data = await readBounded(body as BodyStream, limit, truncate);
-  if (data === undefined) throw new RegistryError(`${subject}: response exceeds the limit of ${limit} bytes`);
-  return data;
-}
-
-function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return out;
 }
 
 const UNTRUSTED_CERT_CODES = new Set([

@@ -22,6 +22,8 @@ export class RepositoryStore {
   private readonly getStmt;
   private readonly tagsStmt;
   private readonly allStmt;
+  private readonly everyStmt;
+  private readonly everyTagStmt;
   private readonly upsertStmt;
   private readonly addTagStmt;
   private readonly removeTagStmt;
@@ -31,6 +33,8 @@ export class RepositoryStore {
     this.getStmt = db.prepare('SELECT repository, first_listed FROM repositories WHERE repository = ?');
     this.tagsStmt = db.prepare('SELECT tag FROM repository_tags WHERE repository = ?').pluck();
     this.allStmt = db.prepare('SELECT repository FROM repositories ORDER BY repository').pluck();
+    this.everyStmt = db.prepare('SELECT repository, first_listed FROM repositories').raw();
+    this.everyTagStmt = db.prepare('SELECT repository, tag FROM repository_tags').raw();
     this.upsertStmt = db.prepare(`INSERT INTO repositories (repository, first_listed, last_listed) VALUES (@repository, @at, @at)
       ON CONFLICT (repository) DO UPDATE SET last_listed = excluded.last_listed`);
     this.addTagStmt = db.prepare('INSERT OR IGNORE INTO repository_tags (repository, tag, first_seen) VALUES (?, ?, ?)');
@@ -42,6 +46,17 @@ export class RepositoryStore {
     const row = this.getStmt.get(repository) as { repository: string; first_listed: string } | undefined;
     if (row === undefined) return undefined;
     return { repository, firstListed: row.first_listed, tags: new Set(this.tagsStmt.all(repository) as string[]) };
+  }
+
+  /**
+   * Every recorded listing, read in two queries: a run that lists many repositories asks for each,
+   * and two queries per repository were a visible part of a run's CPU.
+   */
+  known(): Map<string, KnownRepository> {
+    const out = new Map<string, KnownRepository>();
+    for (const [repository, firstListed] of this.everyStmt.all() as Array<[string, string]>) out.set(repository, { repository, firstListed, tags: new Set() });
+    for (const [repository, tag] of this.everyTagStmt.all() as Array<[string, string]>) out.get(repository)?.tags.add(tag);
+    return out;
   }
 
   repositories(): string[] {

@@ -64,6 +64,17 @@ export class RunBudget {
     return true;
   }
 
+  /** One more check of this registry to come in this run (for the count of checks left). */
+  expect(registry: string): void {
+    this.left.set(registry, (this.left.get(registry) ?? 0) + 1);
+  }
+
+  /** A check that went ahead without asking (its registry had shown no rate limit): counted in flight like an admitted one. */
+  admitted(registry: string): void {
+    this.left.set(registry, (this.left.get(registry) ?? 0) - 1);
+    this.inFlight.set(registry, (this.inFlight.get(registry) ?? 0) + 1);
+  }
+
   /** Call when an admitted check is over. */
   finished(registry: string): void {
     this.inFlight.set(registry, Math.max(0, (this.inFlight.get(registry) ?? 0) - 1));

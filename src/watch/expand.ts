@@ -19,7 +19,7 @@ import type { TagListing } from '../registry/tags.js';
 import type { KnownRepository, RepositoryWrite } from '../store/repositories.js';
 import { stateKey, type ImageState } from '../model/state.js';
 import type { CheckOutcome } from './check.js';
-import { mapPool } from './pool.js';
+import { mapPoolByKey } from './pool.js';
 import { selectTags } from '../tags/select.js';
 
 /** The part of RegistryClient expansion uses. */
@@ -77,7 +77,16 @@ export interface ExpandOptions {
   previous: ReadonlyMap<string, ImageState>;
   /** Every configured image, when `images` is a subset (check --image): tags watched by the others are left alone. */
   all?: readonly WatchedImage[];
-  concurrency: number;
+  concurrency: number | (() => number);
+  /** Listings in flight per registry (default: no bound beyond `concurrency`). */
+  limitOf?: (registry: string) => number;
+  /**
+   * Work to do beside a repository's listing, in the same slot of the pool: called with the
+   * watchRepo images of that repository as its listing starts (the run sends each one's own HEAD
+   * then, since it does not depend on the listing). The slot is freed when both are done; the
+   * promise must not reject.
+   */
+  alongside?: (images: readonly WatchedImage[]) => Promise<unknown> | undefined;
   signal?: AbortSignal;
   logger: Logger;
 }
@@ -88,20 +97,37 @@ export async function expandImages(images: readonly WatchedImage[], opts: Expand
   const claimed = new Set(all.map((i) => stateKey(i.ref.name, i.platform)));
 
   const refs = new Map<string, ImageReference>(); // one listing per repository
-  for (const image of images) if (image.watchRepo && !refs.has(repositoryKey(image.ref))) refs.set(repositoryKey(image.ref), image.ref);
-  const listed = await mapPool(
+  const watchers = new Map<string, WatchedImage[]>();
+  for (const image of images) {
+    if (!image.watchRepo) continue;
+    const repository = repositoryKey(image.ref);
+    if (!refs.has(repository)) refs.set(repository, image.ref);
+    const list = watchers.get(repository);
+    if (list === undefined) watchers.set(repository, [image]);
+    else list.push(image);
+  }
+  const listed = await mapPoolByKey(
     [...refs.keys()],
-    opts.concurrency,
+    {
+      concurrency: opts.concurrency,
+      keyOf: (repository) => refs.get(repository)!.registry,
+      limitOf: opts.limitOf ?? (() => Infinity),
+      signal: opts.signal,
+      onSkip: (repository): Listed => ({ repository, error: 'not listed: the run was stopped' }),
+    },
     async (repository): Promise<Listed> => {
+      const beside = opts.alongside?.(watchers.get(repository)!);
+      let result: Listed;
       try {
         const listing = await opts.lister.listTags(refs.get(repository)!);
         const known = opts.known(repository);
-        return { repository, listing, ...(known !== undefined ? { known } : {}) };
+        result = { repository, listing, ...(known !== undefined ? { known } : {}) };
       } catch (err) {
-        return { repository, error: errorMessage(err) };
+        result = { repository, error: errorMessage(err) };
       }
+      if (beside !== undefined) await beside;
+      return result;
     },
-    { signal: opts.signal, onSkip: (repository) => ({ repository, error: 'not listed: the run was stopped' }) },
   );
   const byRepo = new Map(listed.map((l) => [l.repository, l]));
 
@@ -109,6 +135,7 @@ export async function expandImages(images: readonly WatchedImage[], opts: Expand
   const selected = new Map<string, Set<string>>(); // `${repository}\0${platform}` → expanded state keys
   const newestTags = new Map<string, string>();
   const failedGroups = new Set<string>();
+  const debug = opts.logger.isLevelEnabled('debug');
   for (const image of images) {
     if (!image.watchRepo) {
       items.push({ image, owner: image });
@@ -126,10 +153,12 @@ export async function expandImages(images: readonly WatchedImage[], opts: Expand
     try {
       const selection = selectTags(result.listing.tags, image);
       kept = selection.kept;
-      opts.logger.debug(
-        { image: image.ref.name, platform: image.platform, listed: result.listing.tags.length, kept: kept.length, dropped: selection.dropped },
-        `watchRepo: ${kept.length} of ${result.listing.tags.length} tags kept`,
-      );
+      if (debug) {
+        opts.logger.debug(
+          { image: image.ref.name, platform: image.platform, listed: result.listing.tags.length, kept: kept.length, dropped: selection.dropped },
+          `watchRepo: ${kept.length} of ${result.listing.tags.length} tags kept`,
+        );
+      }
     } catch (err) {
       failedGroups.add(group);
       items.push({ image, owner: image, failure: `${image.ref.name}: ${errorMessage(err)}` });

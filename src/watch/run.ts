@@ -19,8 +19,10 @@ import { expandImages, repositoryWrites, type CheckItem, type DroppedTag, type T
 import type { HeraldEvent } from '../model/event.js';
 import { mapPoolByKey } from './pool.js';
 import { budgeted, RunBudget, type RateLimitSource } from './budget.js';
+import { EarlyHeads } from './early.js';
 import { planDeliveries, type RoutedEvent } from '../notify/route.js';
-import { registryConcurrency } from '../registry/entries.js';
+import { hasOwnConcurrency, registryConcurrency } from '../registry/entries.js';
+import { AdaptiveBounds } from './adaptive.js';
 import type { ImageReference } from '../model/reference.js';
 import { reconcile } from './reconcile.js';
 import { counted } from '../util/text.js';
@@ -103,21 +105,39 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   if (ctx.client.prepare !== undefined && images.length > 0) await ctx.client.prepare(images.map((i) => i.ref));
   const prepareMs = performance.now() - tPrepare;
 
+  const inRun = (item: CheckItem) => opts.onlyItem === undefined || opts.onlyItem(item.image.ref.name);
+  const { workers } = config.watch;
+  // Per-registry bounds that grow while a registry answers fast and shows no rate limit (adaptive.ts).
+  const ownConcurrency = hasOwnConcurrency(config.registries);
+  const workersSet = ctx.loaded.isSet?.(['watch', 'workers']) ?? true;
+  const bounds = new AdaptiveBounds(registryConcurrency(config.registries, workers), (registry) => !workersSet && !ownConcurrency(registry), ctx.client);
+  const limitOf = (registry: string): number => bounds.limitOf(registry);
+  const concurrency = (): number => bounds.concurrency(workers);
+  const budget = new RunBudget(ctx.client, [], ctx.logger, startedMs, () => now().getTime());
+  const source = budgeted(ctx.client, budget);
+  // A watchRepo image's own tag does not depend on the listing: its HEAD goes beside it (see early.ts).
+  const early = new EarlyHeads(source, budget, ctx.client);
+  // Every recorded listing in two queries, read when the first listing comes back (none without watchRepo).
+  let known: ReturnType<Store['repositories']['known']> | undefined;
   const expansion = await expandImages(images, {
-    lister: ctx.client,
-    known: (repository) => ctx.store.repositories.get(repository),
+    lister: { listTags: (ref) => timed(bounds, ref.registry, ctx.client.listTags(ref)) },
+    known: (repository) => (known ??= ctx.store.repositories.known()).get(repository),
     previous,
     all,
-    concurrency: config.watch.workers,
+    concurrency,
+    limitOf,
+    alongside: (watchers) => early.start(watchers.filter((image) => image.problem === undefined && inRun({ image, owner: image }))),
     ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
     logger: ctx.logger,
   });
   const { items } = expansion;
   // A bad label on one of its containers: the image (and any tag it follows) is an error, unchecked.
   for (const item of items) if (item.owner.problem !== undefined) item.failure ??= item.owner.problem;
-  const inRun = (item: CheckItem) => opts.onlyItem === undefined || opts.onlyItem(item.image.ref.name);
-  const budget = new RunBudget(ctx.client, items.filter((i) => inRun(i) && i.failure === undefined).map((i) => i.image.ref.registry), ctx.logger, startedMs, () => now().getTime());
-  const source = budgeted(ctx.client, budget);
+  for (const item of items) {
+    if (!inRun(item)) continue;
+    if (item.failure === undefined) budget.expect(item.image.ref.registry);
+    else early.abandon(item.image); // its listing failed: the HEAD sent beside it is not used
+  }
   // Least recently checked first (never checked before all): what a rate limit deferred goes first next time.
   const lastChecked = (item: CheckItem) => previous.get(stateKey(item.image.ref.name, item.image.platform))?.lastChecked ?? '';
   const order = items.map((_, i) => i).filter((i) => inRun(items[i]!)).sort((a, b) => compare(lastChecked(items[a]!), lastChecked(items[b]!)));
@@ -126,9 +146,9 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   const ordered = await mapPoolByKey(
     order,
     {
-      concurrency: config.watch.workers,
+      concurrency,
       keyOf: (i) => items[i]!.image.ref.registry,
-      limitOf: registryConcurrency(config.registries, config.watch.workers),
+      limitOf,
       signal: opts.signal,
       onSkip: () => undefined as CheckOutcome | undefined,
     },
@@ -141,9 +161,14 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
         logOutcome(ctx.logger, item, failed);
         return failed;
       }
-      if (!budget.admit(image.ref.registry)) return undefined;
-      const outcome = await checkImage(source, { ref: image.ref, platform: image.platform, detailsOnFirstCheck: wantsDetails(item, config.watch.firstCheckNotify) }, prev);
+      const sent = early.take(image);
+      if (sent === undefined && !budget.admit(image.ref.registry)) return undefined;
+      const t = performance.now();
+      const outcome = await checkImage(sent ?? source, { ref: image.ref, platform: image.platform, detailsOnFirstCheck: wantsDetails(item, config.watch.firstCheckNotify) }, prev);
       budget.finished(image.ref.registry);
+      if (outcome.status === 'error') bounds.failed(image.ref.registry);
+      // A check whose HEAD went beside the listing was timed with the listing.
+      else if (sent === undefined) bounds.answered(image.ref.registry, performance.now() - t);
       if (outcome.rateLimited) {
         // A rate limit is not the image's failure: no error event, no state change; next run tries again.
         budget.deferredAfterStart(image.ref.registry);
@@ -221,6 +246,19 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   };
 }
 
+/** A listing's answer time (or failure) for the registry's adaptive bound. */
+async function timed<T>(bounds: AdaptiveBounds, registry: string, work: Promise<T>): Promise<T> {
+  const t = performance.now();
+  try {
+    const value = await work;
+    bounds.answered(registry, performance.now() - t);
+    return value;
+  } catch (err) {
+    bounds.failed(registry);
+    throw err;
+  }
+}
+
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -238,6 +276,8 @@ function logDrop(logger: Logger, d: DroppedTag): void {
 
 function logOutcome(logger: Logger, item: CheckItem, o: CheckOutcome): void {
   const { image } = item;
+  // The common case, an unchanged image at info level, builds nothing.
+  if (o.status === 'unchanged' && !logger.isLevelEnabled('debug')) return;
   const fields = { image: image.ref.name, platform: image.platform, digest: o.digest };
   switch (o.status) {
     case 'unchanged':

@@ -4,7 +4,7 @@
  * (2xx ok; 408, 429, 5xx and network failures retryable; other statuses permanent).
  */
 import type { Agent } from 'undici';
-import { lazy } from '../util/lazy.js';
+import { httpClient } from '../util/undici.js';
 import { parseRetryAfter } from '../util/http.js';
 import { formatDuration } from '../util/duration.js';
 import { userAgent } from '../util/version.js';
@@ -12,7 +12,7 @@ import { NotifyError, safeMessage } from './notifier.js';
 
 // undici is loaded with the first notification, not at import (`check` imports this module to close
 // the agent at exit, and most checks send nothing).
-const undici = lazy<typeof import('undici')>('undici');
+const undici = httpClient;
 
 let agent: Agent | undefined;
 

@@ -7,15 +7,13 @@
  *
  * The bare process is bench/floor-client.js with one round: Node starting, undici loading, 300
  * keep-alive HEADs 16 at a time with tokens minted beforehand (herald has to ask for its own), exit.
- * Peak RSS of each process comes from GNU time (/usr/bin/time -f %M) when it is there; both are
- * spawned through it alike, so its own cost is on both sides.
- *
- * With BENCH_STARTUP_TRACE=1 each herald run also prints its phases (bench/startup-trace.ts, loaded
- * with --import): when the config was loaded, the database opened, the first and last HEAD answered,
- * the process exited.
+ * Both are started with `--import bench/startup-trace.js`, which reports the process's peak RSS
+ * (getrusage) at exit, so its small cost is on both sides. With BENCH_STARTUP_TRACE=1 it also
+ * reports herald's phases: when the config was loaded, the database opened, the ping and token
+ * requests, the first and last HEAD answered, the process exited.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchImage, type World } from './world.js';
@@ -28,11 +26,10 @@ const ROUNDS = 7;
 export const STARTUP_TARGET_RATIO = 1.3;
 /** The target: the check process's peak RSS at most this. */
 export const STARTUP_RSS_TARGET = 120 * 1024 * 1024;
-const GNU_TIME = '/usr/bin/time';
 
 export interface ProcessRun {
   ms: number;
-  /** Peak RSS in bytes (NaN when GNU time is missing). */
+  /** Peak RSS in bytes. */
   rss: number;
 }
 
@@ -45,23 +42,11 @@ export interface StartupFigures {
   traces: Array<Record<string, number>>;
 }
 
-function hasGnuTime(): boolean {
-  try {
-    accessSync(GNU_TIME, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Spawns `node args…` (through GNU time when present) and times it from spawn to exit. */
-function timed(args: string[], env: NodeJS.ProcessEnv, tmp: string): Promise<ProcessRun & { code: number | null; stdout: string; stderr: string }> {
-  const rssFile = join(tmp, 'rss.txt');
-  const gnu = hasGnuTime();
-  const [cmd, argv] = gnu ? [GNU_TIME, ['-f', '%M', '-o', rssFile, process.execPath, ...args]] : [process.execPath, args];
+/** Spawns `node --import startup-trace.js args…` and times it from spawn to exit. */
+function timed(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; code: number | null; stdout: string; stderr: string; trace: Record<string, number> }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', join(here, 'startup-trace.js'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
@@ -69,12 +54,9 @@ function timed(args: string[], env: NodeJS.ProcessEnv, tmp: string): Promise<Pro
     child.on('error', reject);
     child.on('close', (code) => {
       const ms = performance.now() - t0;
-      let rss = NaN;
-      if (gnu) {
-        rss = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) * 1024;
-        rmSync(rssFile, { force: true });
-      }
-      resolve({ ms, rss, code, stdout, stderr });
+      const line = stderr.split('\n').find((l) => l.startsWith('{"startupTrace"'));
+      const trace = line ? (JSON.parse(line) as { startupTrace: Record<string, number> }).startupTrace : {};
+      resolve({ ms, code, stdout, stderr, trace });
     });
   });
 }
@@ -105,26 +87,25 @@ export async function measureStartup(
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('HERALD_')) delete env[k];
   const trace = process.env.BENCH_STARTUP_TRACE !== undefined;
-  const heraldArgs = [...(trace ? ['--import', join(here, 'startup-trace.js')] : []), herald, 'check', '-c', cfg, '--json'];
+  const heraldArgs = [herald, 'check', '-c', cfg, '--json'];
   const bareArgs = [join(here, 'floor-client.js'), world.proxy.url, String(IMAGES), String(WORKERS), tokens, '1'];
 
-  const runHerald = async (): Promise<ProcessRun & { trace?: Record<string, number> }> => {
-    const r = await timed(heraldArgs, env, tmp);
+  const runHerald = async (): Promise<ProcessRun & { trace: Record<string, number> }> => {
+    const r = await timed(heraldArgs, env);
     if (r.code !== 0) throw new Error(`herald check (${IMAGES} images) exited ${r.code}: ${r.stderr.slice(0, 2000)}`);
     const report = JSON.parse(r.stdout) as { images: Array<{ status: string }> };
     const unchanged = report.images.filter((i) => i.status === 'unchanged').length;
     if (unchanged !== IMAGES) throw new Error(`herald check: ${unchanged} of ${IMAGES} unchanged`);
-    const line = r.stderr.split('\n').find((l) => l.startsWith('{"startupTrace"'));
-    return { ms: r.ms, rss: r.rss, ...(line ? { trace: (JSON.parse(line) as { startupTrace: Record<string, number> }).startupTrace } : {}) };
+    return { ms: r.ms, rss: r.trace.maxRss ?? NaN, trace: r.trace };
   };
   const runBare = async (): Promise<ProcessRun> => {
-    const r = await timed(bareArgs, env, tmp);
+    const r = await timed(bareArgs, env);
     if (r.code !== 0) throw new Error(`bare client exited ${r.code}: ${r.stderr.slice(0, 2000)}`);
-    return { ms: r.ms, rss: r.rss };
+    return { ms: r.ms, rss: r.trace.maxRss ?? NaN };
   };
 
   // The first check sees every image for the first time (new); one more of each warms the disk cache.
-  const first = await timed(heraldArgs, env, tmp);
+  const first = await timed(heraldArgs, env);
   if (first.code !== 0) throw new Error(`herald check (first) exited ${first.code}: ${first.stderr.slice(0, 2000)}`);
   await runHerald();
   await runBare();
@@ -136,7 +117,10 @@ export async function measureStartup(
       if (who === 'herald') {
         const r = await runHerald();
         figures.herald.push({ ms: r.ms, rss: r.rss });
-        if (r.trace) figures.traces.push(r.trace);
+        if (trace) {
+          const { maxRss: _, ...phases } = r.trace;
+          figures.traces.push(phases);
+        }
       } else figures.bare.push(await runBare());
     }
     log(`startup round ${i + 1}: herald ${figures.herald.at(-1)!.ms.toFixed(0)} ms, bare ${figures.bare.at(-1)!.ms.toFixed(0)} ms`);

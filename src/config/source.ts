@@ -1,7 +1,7 @@
 /**
  * A YAML file read with positions, so any key path can be named as `file:line:col`.
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { Composer, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, YAMLParseError, type Document, type Node, type Pair } from 'yaml';
 import { displayPath, type KeyPath } from './problems.js';
 import { oneLine } from '../util/text.js';
 
@@ -23,9 +23,12 @@ export interface YamlSource {
 export function parseYaml(file: string, text: string): YamlSource {
   const lineCounter = new LineCounter();
   const shown = displayPath(file);
+  // The text is parsed once, to yaml's CST: its depth is checked there, then it is composed
+  // (what yaml's parseDocument does, minus a second parse of the text: a start-up cost of every command).
+  const tokens = [...new Parser(lineCounter.addNewLine).parse(text)];
+  const deep = tooDeepAt(tokens);
   // logLevel 'error': yaml's warnings would go to process.emitWarning; what matters is reported as problems.
-  const deep = tooDeepAt(text);
-  const doc = parseDocument(deep === undefined ? text : '', { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true, logLevel: 'error' });
+  const doc = compose(deep === undefined ? tokens : [], deep === undefined ? text.length : 0);
   const at = (offset: number): { line: number; col: number } => lineCounter.linePos(offset);
 
   if (deep !== undefined) {
@@ -97,10 +100,10 @@ const MAX_DEPTH = 64;
  * thousands deep would otherwise exhaust the call stack in the composer, and where that happens
  * inside V8's regexp compiler it is a fatal "out of memory" crash rather than a catchable error.
  */
-function tooDeepAt(text: string): number | undefined {
+function tooDeepAt(tokens: readonly unknown[]): number | undefined {
   type Cst = { type?: string; offset?: number; items?: Array<{ key?: unknown; value?: unknown }>; value?: unknown };
   const stack: Array<[Cst, number]> = [];
-  for (const token of new Parser().parse(text)) stack.push([token as Cst, 0]);
+  for (const token of tokens) stack.push([token as Cst, 0]);
   while (stack.length > 0) {
     const [token, depth] = stack.pop()!;
     const collection = token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection';
@@ -113,6 +116,20 @@ function tooDeepAt(text: string): number | undefined {
     if (token.value !== null && typeof token.value === 'object') stack.push([token.value as Cst, level]);
   }
   return undefined;
+}
+
+/** yaml's parseDocument from parsed tokens: the first document, and an error when there are more. */
+function compose(tokens: ReturnType<Parser['parse']> extends Iterable<infer T> ? T[] : never, length: number): Document.Parsed {
+  const composer = new Composer({ merge: true, uniqueKeys: true, logLevel: 'error' });
+  let doc: Document.Parsed | undefined;
+  for (const next of composer.compose(tokens, true, length)) {
+    if (!doc) doc = next;
+    else {
+      doc.errors.push(new YAMLParseError(next.range.slice(0, 2) as [number, number], 'MULTIPLE_DOCS', 'Source contains multiple documents; please use YAML.parseAllDocuments()'));
+      break;
+    }
+  }
+  return doc!;
 }
 
 function resolve(doc: Document, node: unknown): Node | null {

@@ -16,6 +16,7 @@
  *   npm run bench -- --sizes 1000 --workers 16 --delay 20 --no-serve --no-check
  *   (each section has a --no-… flag: --no-rate-limit, --no-stub, --no-neighbour, --no-sources, --no-tags, --no-dashboard, --no-startup)
  *   npm run bench -- --sizes 0 --only startup   # one section alone (here: check as a whole process vs a bare client)
+ *   BENCH_STARTUP_TRACE=1 BENCH_STARTUP_BASELINE=/tmp/herald-before/bin/herald npm run bench -- --sizes 0 --only startup
  */
 import { measureSources, sourceLines, sourceTargets, type SourcesFigures } from './sources.js';
 import { measureTags, tagLines, tagTargets, type TagsFigures } from './tags.js';

@@ -4,7 +4,7 @@
  * (2xx ok; 408, 429, 5xx and network failures retryable; other statuses permanent).
  */
 import type { Agent } from 'undici';
-import { httpClient } from '../util/undici.js';
+import { lazy } from '../util/lazy.js';
 import { parseRetryAfter } from '../util/http.js';
 import { formatDuration } from '../util/duration.js';
 import { userAgent } from '../util/version.js';
@@ -12,7 +12,7 @@ import { NotifyError, safeMessage } from './notifier.js';
 
 // undici is loaded with the first notification, not at import (`check` imports this module to close
 // the agent at exit, and most checks send nothing).
-const undici = httpClient;
+const undici = lazy<typeof import('undici')>('undici');
 
 let agent: Agent | undefined;
 

@@ -1,7 +1,8 @@
 /**
  * The auth half of the registry client: one GET /v2/ per registry origin (pings.ts), bearer tokens
- * per (registry, scope) from the token cache, Basic credentials sent directly, and one round of 401 handling (insufficient_scope, a revoked token, a
- * registry that starts asking for auth). Concurrent checks share one ping and one token request.
+ * per (registry, scope) from the token cache, Basic credentials sent directly, and one round of 401
+ * handling (insufficient_scope, a revoked token, a registry that starts asking for auth).
+ * Concurrent checks share one ping and one token request.
  */
 import { RegistryError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';

@@ -68,12 +68,7 @@ export function buildProgram(): Command {
     .addOption(configOption())
     .option('--json', 'print the run report as JSON on stdout')
     .option('--image <ref>', 'check only this image of the config')
-    .action(
-      run<CheckOptions>(async () => {
-        (await import('../daemon/runtime.js')).tuneForCheck();
-        return (await import('./check.js')).check;
-      }),
-    );
+    .action(run<CheckOptions>(async () => (await import('./check.js')).check));
 
   const images = program.command('images').description('read or edit the stored image state');
   images

@@ -15,7 +15,8 @@
  * that second compilation takes ~30 MB of native memory for a moment, early in the first run (with
  * 300 images, peak RSS 120 MB against 87–91 MB without it). Parsing the few header lines of a HEAD
  * answer is a tiny part of a check, so the baseline code costs nothing measurable. It must be set
- * before undici is loaded (serve loads it lazily, after this).
+ * before undici is loaded (serve loads it lazily, after this). Every other command gets it from
+ * src/util/undici.ts, which sets it as it loads undici.
  */
 import { setFlagsFromString } from 'node:v8';
 
@@ -25,14 +26,3 @@ export function tuneHeapForDaemon(): void {
   for (const flag of DAEMON_V8_FLAGS) setFlagsFromString(flag);
 }
 
-/**
- * `check` lives for one run, so the heap flags above do not pay there, but --liftoff-only does, for
- * the same reason as in serve: without it, llhttp's TurboFan compilation takes a second core and
- * ~30 MB for a moment in the middle of the run. With 300 images on the 2-core test machine: peak
- * RSS 85 MB instead of 118 MB, and the whole process faster too (docs/BENCHMARKS.md).
- */
-export const CHECK_V8_FLAGS = ['--liftoff-only'] as const;
-
-export function tuneForCheck(): void {
-  for (const flag of CHECK_V8_FLAGS) setFlagsFromString(flag);
-}

@@ -1,7 +1,8 @@
 /**
  * The testbed's floor: the same N HEAD requests, C at a time, over keep-alive connections, with a
  * bare undici client and nothing else (no config, no auth, no state, no pool logic). Run in its own
- * process like the herald worker; prints the wall and CPU time of the last round as JSON.
+ * process like the herald worker; prints the wall and CPU time of the last round as JSON (with rounds = 1,
+ * the only round: the whole-process comparison in bench/startup.ts). tokens.json may be - or empty for none.
  *   node floor-client.js <origin> <n> <c> [tokens.json|-] [rounds] [tags]
  * With tokens.json (an array; token k serves images 50k..50k+49, as herald's batched tokens do), each
  * request carries `Authorization: Bearer <token>`. Rounds default to 3 (the last is reported). With
@@ -15,7 +16,7 @@ const ACCEPT = 'application/vnd.oci.image.index.v1+json, application/vnd.oci.ima
 
 async function main(): Promise<void> {
   const [origin, nArg, cArg, tokensFile, roundsArg, mode] = process.argv.slice(2);
-  const headers = tokensFile === undefined || tokensFile === '-' ? [] : (JSON.parse(readFileSync(tokensFile, 'utf8')) as string[]).map((t) => ({ authorization: `Bearer ${t}` }));
+  const headers = tokensFile === undefined || tokensFile === '-' || tokensFile === '' ? [] : (JSON.parse(readFileSync(tokensFile, 'utf8')) as string[]).map((t) => ({ authorization: `Bearer ${t}` }));
   const n = Number(nArg);
   const c = Number(cArg);
   const rounds = roundsArg === undefined ? 3 : Number(roundsArg);

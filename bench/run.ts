@@ -14,12 +14,15 @@
  *   npm run bench                      # N = 100, 1000, 5000; C = 4, 16, 64; r = 20 ms
  *   npm run bench -- --quick           # N = 100, 1000; C = 16
  *   npm run bench -- --sizes 1000 --workers 16 --delay 20 --no-serve --no-check
- *   (each section has a --no-… flag: --no-rate-limit, --no-stub, --no-neighbour, --no-sources, --no-tags, --no-dashboard, --no-watchrepo)
+ *   (each section has a --no-… flag: --no-rate-limit, --no-stub, --no-neighbour, --no-sources, --no-tags, --no-dashboard, --no-watchrepo, --no-startup)
+ *   npm run bench -- --sizes 0 --only startup   # one section alone (here: check as a whole process vs a bare client)
+ *   BENCH_STARTUP_TRACE=1 BENCH_STARTUP_BASELINE=/tmp/herald-before/bin/herald npm run bench -- --sizes 0 --only startup
  */
 import { measureSources, sourceLines, sourceTargets, type SourcesFigures } from './sources.js';
 import { measureTags, tagLines, tagTargets, type TagsFigures } from './tags.js';
 import { dashboardLines, dashboardTargets, measureDashboard, type DashboardResult } from './dashboard.js';
 import { measureWatchRepo, watchRepoLines, watchRepoTargets, type WatchRepoFigures } from './watchrepo.js';
+import { measureStartup, startupLines, startupTargets, type StartupFigures } from './startup.js';
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -56,10 +59,11 @@ interface Options {
   tags: boolean;
   dashboard: boolean;
   watchRepo: boolean;
+  startup: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { sizes: [100, 1000, 5000], workers: [4, 16, 64], delayMs: 20, serve: true, check: true, rateLimit: true, stub: true, neighbour: true, sources: true, tags: true, dashboard: true, watchRepo: true };
+  const opts: Options = { sizes: [100, 1000, 5000], workers: [4, 16, 64], delayMs: 20, serve: true, check: true, rateLimit: true, stub: true, neighbour: true, sources: true, tags: true, dashboard: true, watchRepo: true, startup: true };
   const list = (v: string | undefined) => (v ?? '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -79,6 +83,12 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-tags') opts.tags = false;
     else if (a === '--no-dashboard') opts.dashboard = false;
     else if (a === '--no-watchrepo') opts.watchRepo = false;
+    else if (a === '--no-startup') opts.startup = false;
+    else if (a === '--only') {
+      // Every section off but the one named (the size rows run as --sizes says).
+      const keep = argv[++i] as keyof Options;
+      for (const k of ['serve', 'check', 'rateLimit', 'stub', 'neighbour', 'sources', 'tags', 'dashboard', 'watchRepo', 'startup'] as const) opts[k] = k === keep;
+    }
     else throw new Error(`unknown option ${a}`);
   }
   return opts;
@@ -639,6 +649,7 @@ interface TargetInput {
   tags: TagsFigures | undefined;
   dashboard: DashboardResult | undefined;
   watchRepo?: WatchRepoFigures | undefined;
+  startup: StartupFigures | undefined;
 }
 
 /** Each performance target against what this bench measured: met, MISSED, or not measured in this run. */
@@ -686,6 +697,7 @@ function targets(t: TargetInput): string {
     big.length === 0 ? '-' : `warm runs at N=5000: ${Math.min(...big.map(sqlite)).toFixed(0)}–${Math.max(...big.map(sqlite)).toFixed(0)} ms (state load + commit)` + (firstBig ? `; the first sighting of all 5000 (once per database): ${sqlite(firstBig).toFixed(0)} ms` : ''),
     big.length === 0 ? undefined : big.every((r) => sqlite(r) < 100),
   );
+  startupTargets(t.startup, add);
   add('herald check on an empty config: under 400 ms (whole process)', t.check ? `median ${median(t.check.emptyMs).toFixed(0)} ms of ${t.check.emptyMs.length}` : '-', t.check ? median(t.check.emptyMs) < 400 : undefined);
   add(
     'connections reused per registry (keep-alive)',
@@ -736,6 +748,7 @@ async function main(): Promise<void> {
   let tags: TagsFigures | undefined;
   let dashboard: DashboardResult | undefined;
   let watchRepo: WatchRepoFigures | undefined;
+  let startup: StartupFigures | undefined;
   try {
     let largest: { n: number; dbPath: string } | undefined;
     let target: { n: number; configFile: string } | undefined;
@@ -749,6 +762,7 @@ async function main(): Promise<void> {
     if (target && opts.workers.includes(16)) latency = await measureLatency(world, target.n, 16, target.configFile, opts.delayMs, 50, tmp);
     if (opts.neighbour) neighbour = await measureNeighbour(world, tmp, opts.delayMs);
     if (opts.check) check = await measureCheck(world, tmp);
+    if (opts.startup) startup = await measureStartup(world, tmp, HERALD, configYaml, log);
     if (opts.rateLimit) rateLimit = await measureRateLimit(world, tmp, opts.delayMs);
     if (opts.stub) stub = await measureStub(1000, 16, opts.delayMs, tmp);
     if (opts.sources) sources = await measureSources(world, tmp, measureServe, configYaml);
@@ -857,10 +871,11 @@ async function main(): Promise<void> {
   if (tags) out.push('', ...tagLines(tags));
   if (dashboard) out.push('', ...dashboardLines(dashboard));
   if (watchRepo) out.push('', ...watchRepoLines(watchRepo));
+  if (startup) out.push('', ...startupLines(startup));
   out.push('');
   out.push('Targets:');
   out.push('');
-  out.push(targets({ rows, delayMs: opts.delayMs, floors, latency, check, serve, rateLimit, neighbour, sources, tags, dashboard, watchRepo }));
+  out.push(targets({ rows, delayMs: opts.delayMs, floors, latency, check, serve, rateLimit, neighbour, sources, tags, dashboard, watchRepo, startup }));
   out.push('');
   out.push(`bench took ${((performance.now() - started) / 1000).toFixed(0)} s`);
   process.stdout.write(`${out.join('\n')}\n`);

@@ -16,11 +16,14 @@ export interface CheckOptions extends CommandOptions {
 
 /** `herald check`: one run now, then exit. 0 all ok and nothing undelivered; 1 otherwise. */
 export async function check(opts: CheckOptions): Promise<number> {
+  performance.mark('herald:check');
   const logger = loggerFor(opts);
   const loaded = await loadFromOptions(opts);
+  performance.mark('herald:config');
   const only = opts.image === undefined ? undefined : imageArgument(opts.image);
   const parts = await Parts.open(loaded, { writer: 'check', logger });
   const { store, client, outbox } = parts;
+  performance.mark('herald:db');
   try {
     const one = only === undefined ? undefined : await oneImageRun(loaded, parts.sources, logger, only);
     // In a terminal the summary under the table says what the "run finished" log line would.
@@ -39,6 +42,7 @@ export async function check(opts: CheckOptions): Promise<number> {
     // One delivery pass: this run's notifications and whatever earlier runs left pending and due.
     // pending counts everything still waiting in the outbox (this run's and earlier ones'); failed
     // counts what failed for good in this pass, so one old failure does not fail every later check.
+    performance.mark('herald:run');
     const { sent, failed: failedNow } = await outbox.drain({ inlineRetryAfterMs: INLINE_RETRY_AFTER_MS });
     const { pending } = store.deliveries.counts();
     const checkReport = { ...report, deliveries: { sent, pending, failed: failedNow } };
@@ -49,5 +53,6 @@ export async function check(opts: CheckOptions): Promise<number> {
     return failed || pending > 0 || failedNow > 0 ? 1 : 0;
   } finally {
     await parts.close();
+    performance.mark('herald:closed');
   }
 }

@@ -161,6 +161,8 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // Phases of a run as performance marks (herald:…): a profile or bench/startup-trace.ts shows them.
+  performance.mark('herald:main');
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

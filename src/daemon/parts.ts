@@ -136,6 +136,11 @@ export class Parts {
   }
 
   private clientFor(loaded: LoadedConfig): RegistryClient {
-    return new RegistryClient({ registries: loaded.config.registries, logger: this.logger, ...(this.metrics ? { onRequest: this.metrics.registryRequest } : {}) });
+    return new RegistryClient({
+      registries: loaded.config.registries,
+      logger: this.logger,
+      challenges: this.store.challenges,
+      ...(this.metrics ? { onRequest: this.metrics.registryRequest } : {}),
+    });
   }
 }

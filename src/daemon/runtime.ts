@@ -15,7 +15,8 @@
  * that second compilation takes ~30 MB of native memory for a moment, early in the first run (with
  * 300 images, peak RSS 120 MB against 87–91 MB without it). Parsing the few header lines of a HEAD
  * answer is a tiny part of a check, so the baseline code costs nothing measurable. It must be set
- * before undici is loaded (serve loads it lazily, after this).
+ * before undici is loaded (serve loads it lazily, after this). Every other command gets it from
+ * src/util/undici.ts, which sets it as it loads undici.
  */
 import { setFlagsFromString } from 'node:v8';
 
@@ -24,3 +25,4 @@ export const DAEMON_V8_FLAGS = ['--semi-space-growth-factor=1', '--heap-growing-
 export function tuneHeapForDaemon(): void {
   for (const flag of DAEMON_V8_FLAGS) setFlagsFromString(flag);
 }
+

@@ -19,13 +19,13 @@ import { Transport, type ConnectionProfile, type RequestEvent } from './http.js'
 import { isManifestMediaType, MANIFEST_ACCEPT, mediaTypeOfDocument, parseImageConfig, stripMediaTypeParams, type ImageConfigBlob } from './manifest.js';
 import { apiHost, type ImageReference } from '../model/reference.js';
 import { RateLimits, type RateLimitInfo } from './ratelimit.js';
-import { AuthSession, type PrepareSummary, type RepositoryEndpoint } from './session.js';
+import { AuthSession, type ChallengeCache, type PrepareSummary, type RepositoryEndpoint } from './session.js';
 import { statusError } from './status.js';
 import { MAX_TAG_PAGES, readTagPages, TAG_PAGE_SIZE, type TagListing } from './tags.js';
 
 export type { RequestEvent, RequestKind } from './http.js';
 export type { RateLimitInfo } from './ratelimit.js';
-export type { PrepareSummary } from './session.js';
+export type { ChallengeCache, PrepareSummary } from './session.js';
 export type { TagListing } from './tags.js';
 
 /** Some registries answer a HEAD of a missing manifest with 500: GET gives a clear answer, so a 500 is not retried. */
@@ -56,6 +56,8 @@ export interface RegistryClientOptions {
   /** Pages read at most per tag listing, default 100; more is logged and the listing marked incomplete. */
   maxTagPages?: number;
   onRequest?: (e: RequestEvent) => void;
+  /** Where each registry's auth challenge is remembered between processes (the store): a fresh one saves the ping. */
+  challenges?: ChallengeCache;
   /** Addition: route every request through this dispatcher (tests with undici's MockAgent). */
   dispatcher?: Dispatcher;
   /** Addition: clock for token expiry (tests). */
@@ -101,7 +103,7 @@ export class RegistryClient {
       dispatcher: opts.dispatcher,
     });
     this.credentials = new CredentialStore({ registries: opts.registries, dockerConfigPath: opts.dockerConfigPath, logger: this.logger, now: opts.now });
-    this.session = new AuthSession(this.transport, this.credentials, new TokenCache(opts.now), this.logger);
+    this.session = new AuthSession(this.transport, this.credentials, new TokenCache(opts.now), this.logger, opts.challenges, opts.now);
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 15_000;
     this.maxManifestBytes = opts.maxManifestBytes ?? 4 * 1024 * 1024;
     this.maxBlobBytes = opts.maxBlobBytes ?? 16 * 1024 * 1024;

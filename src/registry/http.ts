@@ -13,12 +13,12 @@ import { RegistryError, errorMessage } from '../util/errors.js';
 import { maskUrlCredentials, silentLogger, type Logger } from '../util/log.js';
 import { userAgent } from '../util/version.js';
 import { parseRateLimitHeader, type RateLimits } from './ratelimit.js';
-import { lazy } from '../util/lazy.js';
 import { exchange } from './exchange.js';
+import { httpClient } from '../util/undici.js';
 
 // undici is loaded on the first request, not at import: a command that sends nothing (`check` with
 // no images, `config validate`) should not pay ~50-100 ms for it.
-const undici = lazy<typeof import('undici')>('undici');
+const undici = httpClient;
 
 export type RequestKind = 'ping' | 'token' | 'head' | 'manifest' | 'blob' | 'tags';
 

@@ -1,8 +1,8 @@
 /**
- * The auth half of the registry client: one GET /v2/ per registry origin (its challenge cached for
- * the client's lifetime), bearer tokens per (registry, scope) from the token cache, Basic
- * credentials sent directly, and one round of 401 handling (insufficient_scope, a revoked token, a
- * registry that starts asking for auth). Concurrent checks share one ping and one token request.
+ * The auth half of the registry client: one GET /v2/ per registry origin (pings.ts), bearer tokens
+ * per (registry, scope) from the token cache, Basic credentials sent directly, and one round of 401
+ * handling (insufficient_scope, a revoked token, a registry that starts asking for auth).
+ * Concurrent checks share one ping and one token request.
  */
 import { RegistryError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -11,12 +11,17 @@ import { challengeScopes, chooseChallenge, parseWwwAuthenticate, pullScope, type
 import { oneLine } from '../util/text.js';
 import { type ConnectionProfile, type HttpRequest, type HttpResponse, type Transport } from './http.js';
 import { grantedPullScopes, scopeBatches } from './scopes.js';
+import { pingKey, Pings, type ChallengeCache, type PingResult } from './pings.js';
 import { statusError } from './status.js';
 
+export { CHALLENGE_FRESH_MS, type ChallengeCache } from './pings.js';
+
 const TOKEN_MAX_BYTES = 1024 * 1024;
-/** Batched token requests in flight at once during prepare(). */
-const PREPARE_CONCURRENCY = 4;
-const PING_MAX_BYTES = 64 * 1024;
+/**
+ * Batched token requests in flight at once during prepare(): up to 400 repositories (8 batches of
+ * 50) in one round trip; a `check` waits for all of them before its first HEAD.
+ */
+const PREPARE_CONCURRENCY = 8;
 
 /** Everything needed to talk to one repository. */
 export interface RepositoryEndpoint {
@@ -37,11 +42,6 @@ export interface PrepareSummary {
   cached: number;
 }
 
-/** What a registry's /v2/ said about auth. */
-interface PingResult {
-  challenge?: Challenge;
-}
-
 interface Authorization {
   header?: string;
   /** The token was fetched for this request (a 401 then means bad credentials, not an expired token). */
@@ -50,7 +50,7 @@ interface Authorization {
 }
 
 export class AuthSession {
-  private readonly pings = new Map<string, Promise<PingResult>>();
+  private readonly pings: Pings;
   private readonly tokenRequests = new Map<string, Promise<string>>();
 
   constructor(
@@ -58,53 +58,43 @@ export class AuthSession {
     private readonly credentials: CredentialStore,
     private readonly tokens: TokenCache,
     private readonly logger: Logger,
-  ) {}
-
-  private pingKey(endpoint: RepositoryEndpoint): string {
-    return `${endpoint.origin}|${endpoint.profile.caFile ?? ''}`;
-  }
-
-  /** GET /v2/ once per registry origin; the challenge it gives is reused for the client's lifetime. */
-  private ping(endpoint: RepositoryEndpoint): Promise<PingResult> {
-    const key = this.pingKey(endpoint);
-    let pending = this.pings.get(key);
-    if (!pending) {
-      pending = this.doPing(endpoint);
-      this.pings.set(key, pending);
-      pending.catch(() => this.pings.delete(key)); // a failed ping is retried on the next request
-    }
-    return pending;
-  }
-
-  private async doPing(endpoint: RepositoryEndpoint): Promise<PingResult> {
-    const res = await this.transport.send({
-      url: new URL(`${endpoint.origin}/v2/`),
-      method: 'GET',
-      headers: {},
-      kind: 'ping',
-      registry: endpoint.registry,
-      subject: endpoint.registry,
-      profile: endpoint.profile,
-      maxBytes: PING_MAX_BYTES,
-    });
-    if (res.status === 401) {
-      const challenge = chooseChallenge(parseWwwAuthenticate(res.headers['www-authenticate']));
-      if (!challenge) this.logger.debug({ registry: endpoint.registry, header: res.headers['www-authenticate'] ?? null }, 'no usable auth challenge; trying anonymously');
-      return challenge ? { challenge } : {};
-    }
-    if (res.status >= 500 || res.status === 429) throw statusError(endpoint.registry, res, 'ping');
-    // 200, or a registry without /v2/ at all (404): no auth up front; a later 401 brings its challenge.
-    return {};
+    remembered?: ChallengeCache,
+    now: () => number = Date.now,
+  ) {
+    this.pings = new Pings(transport, logger, remembered, now);
   }
 
   /** Sends a request for a repository with the auth its registry asks for, handling one round of 401s. */
   async authorized(endpoint: RepositoryEndpoint, req: Omit<HttpRequest, 'registry' | 'profile'>): Promise<HttpResponse> {
     const scope = pullScope(endpoint.repository);
-    const ping = await this.ping(endpoint);
-    const auth = await this.authorize(endpoint, ping.challenge, [scope], false, req.subject);
+    const ping = await this.pings.ping(endpoint);
+    if (ping.remembered !== true) return this.authorizedWith(endpoint, req, ping, scope);
+    try {
+      return await this.authorizedWith(endpoint, req, ping, scope);
+    } catch (err) {
+      // Auth with a challenge remembered from an earlier process failed (a moved realm, other auth):
+      // ask the registry, and try once more with what it says now.
+      if (!(err instanceof AuthFailure)) throw err;
+      return this.authorizedWith(endpoint, req, await this.pings.forget(endpoint, ping), scope);
+    }
+  }
+
+  private async authorizedWith(endpoint: RepositoryEndpoint, req: Omit<HttpRequest, 'registry' | 'profile'>, ping: PingResult, scope: string): Promise<HttpResponse> {
+    const auth = await this.asAuthFailure(ping, () => this.authorize(endpoint, ping.challenge, [scope], false, req.subject));
     const res = await this.transport.send(withAuthorization(endpoint, req, auth));
-    if (res.status !== 401) return res;
-    return this.afterUnauthorized(endpoint, req, ping, auth, scope, res);
+    if (res.status !== 401 && !(res.status === 403 && ping.remembered === true)) return res;
+    if (res.status === 403) throw new AuthFailure(unauthorized(req.subject, endpoint, auth.credentials, 403));
+    return this.asAuthFailure(ping, () => this.afterUnauthorized(endpoint, req, ping, auth, scope, res));
+  }
+
+  /** With a remembered challenge, a failure to authorize is marked (authorized() then pings and tries again); otherwise left as it is. */
+  private async asAuthFailure<T>(ping: PingResult, step: () => Promise<T>): Promise<T> {
+    if (ping.remembered !== true) return step();
+    try {
+      return await step();
+    } catch (err) {
+      throw err instanceof RegistryError ? new AuthFailure(err) : err;
+    }
   }
 
   /** One round of 401 handling (kept apart so the common path stays small: it runs for every check). */
@@ -123,7 +113,7 @@ export class AuthSession {
     if (!challenge) throw unauthorized(req.subject, endpoint, auth.credentials);
     if (!ping.challenge || ping.challenge.scheme !== scheme) {
       // The registry now asks for auth it did not announce on /v2/ (or changed scheme): remember and retry once.
-      this.pings.set(this.pingKey(endpoint), Promise.resolve({ challenge }));
+      this.pings.learned(endpoint, challenge);
       auth = await this.authorize(endpoint, challenge, [scope], true, req.subject);
     } else if (scheme === 'bearer') {
       const wanted = challenge.params.error === 'insufficient_scope' ? challengeScopes(challenge) : [];
@@ -156,11 +146,13 @@ export class AuthSession {
    * fail, are left to the usual one-token-per-repository path. Never throws: problems surface in the
    * checks that follow, per image.
    */
-  async prepare(endpoints: readonly RepositoryEndpoint[]): Promise<PrepareSummary> {
+  async prepare(endpoints: readonly RepositoryEndpoint[], again = false): Promise<PrepareSummary> {
     const summary: PrepareSummary = { tokenRequests: 0, scopes: 0, cached: 0 };
+    // Registries whose remembered challenge got a batch refused: pinged again, and prepared once more.
+    const stale = new Map<RepositoryEndpoint[], PingResult>();
     const byOrigin = new Map<string, RepositoryEndpoint[]>();
     for (const t of endpoints) {
-      const key = this.pingKey(t);
+      const key = pingKey(t);
       const list = byOrigin.get(key);
       if (list) list.push(t);
       else byOrigin.set(key, [t]);
@@ -170,7 +162,7 @@ export class AuthSession {
       [...byOrigin.values()].map(async (group) => {
         let ping: PingResult;
         try {
-          ping = await this.ping(group[0]!);
+          ping = await this.pings.ping(group[0]!);
         } catch {
           return; // each check reports the unreachable registry itself
         }
@@ -193,7 +185,10 @@ export class AuthSession {
           const realmBase = `${challenge.params.realm ?? ''}?service=${encodeURIComponent(challenge.params.service ?? '')}`;
           const byScope = new Map(members.map((t) => [pullScope(t.repository), t]));
           for (const batch of scopeBatches(realmBase, [...byScope.keys()])) {
-            jobs.push(() => this.prefetchBatch(challenge, batch.map((s) => byScope.get(s)!), credentials, summary));
+            jobs.push(async () => {
+              const ok = await this.prefetchBatch(challenge, batch.map((s) => byScope.get(s)!), credentials, summary);
+              if (!ok && ping.remembered === true) stale.set(group, ping);
+            });
           }
         }
       }),
@@ -204,10 +199,18 @@ export class AuthSession {
       while (next < jobs.length) await jobs[next++]!();
     };
     await Promise.all(Array.from({ length: Math.min(PREPARE_CONCURRENCY, jobs.length) }, worker));
+    if (stale.size > 0 && !again) {
+      await Promise.all([...stale].map(([group, ping]) => this.pings.forget(group[0]!, ping).catch(() => undefined)));
+      const more = await this.prepare([...stale.keys()].flat(), true);
+      summary.tokenRequests += more.tokenRequests;
+      summary.scopes += more.scopes;
+      summary.cached += more.cached;
+    }
     return summary;
   }
 
-  private async prefetchBatch(challenge: Challenge, endpoints: RepositoryEndpoint[], credentials: Credentials | undefined, summary: PrepareSummary): Promise<void> {
+  /** One token for a batch of repositories; false when it was refused. */
+  private async prefetchBatch(challenge: Challenge, endpoints: RepositoryEndpoint[], credentials: Credentials | undefined, summary: PrepareSummary): Promise<boolean> {
     const first = endpoints[0]!;
     const scopes = endpoints.map((t) => pullScope(t.repository));
     summary.tokenRequests++;
@@ -217,7 +220,7 @@ export class AuthSession {
       answer = await this.requestToken(first, challenge, scopes, credentials, first.registry);
     } catch (err) {
       this.logger.debug({ registry: first.registry, scopes: scopes.length, reason: (err as Error).message }, 'token for many scopes refused; asking per repository');
-      return;
+      return false;
     }
     // Only the scopes the token says it grants; an opaque token is trusted for all of them (a 401 on
     // a check then drops it and asks for that repository's own token).
@@ -232,6 +235,7 @@ export class AuthSession {
     if (granted !== undefined && granted.size < scopes.length) {
       this.logger.debug({ registry: first.registry, asked: scopes.length, granted: granted.size }, 'token granted only some scopes; the others get their own token');
     }
+    return true;
   }
 
   private tokenKey(endpoint: RepositoryEndpoint, challenge: Challenge, scopes: string[]): string {
@@ -314,6 +318,13 @@ export class AuthSession {
     if (token === undefined) throw new RegistryError(`${subject}: token response from ${realm.host} has no token`);
     const expiresIn = typeof doc.expires_in === 'number' ? doc.expires_in : undefined;
     return { token, expiresIn };
+  }
+}
+
+/** An auth step that failed with a remembered challenge; authorized() asks the registry again. Never leaves this module. */
+class AuthFailure extends Error {
+  constructor(readonly failure: RegistryError) {
+    super(failure.message);
   }
 }
 

@@ -8,6 +8,7 @@ import { EventStore } from './events.js';
 import { DeliveryStore } from './deliveries.js';
 import { RepositoryStore, type RepositoryWrite } from './repositories.js';
 import { ContainerStore, type ContainerWrite } from './containers.js';
+import { ChallengeStore } from './challenges.js';
 import type { HeraldEvent } from '../model/event.js';
 
 export interface RunWrite {
@@ -39,6 +40,8 @@ export class Store {
   readonly deliveries: DeliveryStore;
   readonly repositories: RepositoryStore;
   readonly containers: ContainerStore;
+  /** The registries' auth challenges as last pinged: a new process skips the ping while they are fresh. */
+  readonly challenges: ChallengeStore;
   private readonly commitTx;
 
   constructor(
@@ -50,6 +53,7 @@ export class Store {
     this.deliveries = new DeliveryStore(db);
     this.repositories = new RepositoryStore(db);
     this.containers = new ContainerStore(db);
+    this.challenges = new ChallengeStore(db);
     this.commitTx = db.transaction((w: RunWrite, nowMs: number) => {
       for (const s of w.removedStates ?? []) this.state.remove(s.image, s.platform);
       for (const r of w.repositories ?? []) this.repositories.write(r);

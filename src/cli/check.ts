@@ -5,6 +5,7 @@ import { Parts } from '../daemon/parts.js';
 import { imageArgument, loadFromOptions, loggerFor, printJson, type CommandOptions } from './context.js';
 import { printCheckReport } from './check-output.js';
 import { logsToTerminal } from '../util/log.js';
+import { markShortLivedProcess } from '../util/undici.js';
 
 /** check waits out a receiver's Retry-After up to this long; longer ones stay pending for later. */
 const INLINE_RETRY_AFTER_MS = 10_000;
@@ -17,6 +18,7 @@ export interface CheckOptions extends CommandOptions {
 /** `herald check`: one run now, then exit. 0 all ok and nothing undelivered; 1 otherwise. */
 export async function check(opts: CheckOptions): Promise<number> {
   performance.mark('herald:check');
+  markShortLivedProcess();
   const logger = loggerFor(opts);
   const loaded = await loadFromOptions(opts);
   performance.mark('herald:config');

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/driver.js';
 import { startRegistry, type AuthMode, type TestRegistry } from '../../fixtures/registry.js';
 import { startCountingProxy, type CountingProxy } from '../../fixtures/proxy.js';
 import { herald, registryEntry, tempDir, writeConfig } from './helpers.js';

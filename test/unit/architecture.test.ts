@@ -96,6 +96,17 @@ describe('the folders of src/', () => {
     expect(long).toEqual([]);
   });
 
+  it('open SQLite only through src/store/driver.ts (better-sqlite3 12 aborts on Node 24.19+; tests too)', () => {
+    const root = join(SRC, '..');
+    const tree = ['src', 'test', 'fixtures', 'bench'].flatMap((d) => sourceFiles(join(root, d)));
+    const direct = tree
+      .filter((file) => !file.endsWith(join('store', 'driver.ts')))
+      .filter((file) => /^import (?!type )[^;]*from 'better-sqlite3(-13)?'/m.test(readFileSync(file, 'utf8')))
+      .map((file) => relative(root, file));
+    expect(tree.length).toBeGreaterThan(100);
+    expect(direct).toEqual([]);
+  });
+
   it('would catch a cycle (the check itself)', () => {
     const toy = new Map([
       ['a', new Map([['b', 'a/x.ts → b/y.ts']])],

@@ -25,4 +25,3 @@ export const DAEMON_V8_FLAGS = ['--semi-space-growth-factor=1', '--heap-growing-
 export function tuneHeapForDaemon(): void {
   for (const flag of DAEMON_V8_FLAGS) setFlagsFromString(flag);
 }
-

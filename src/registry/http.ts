@@ -14,11 +14,7 @@ import { maskUrlCredentials, silentLogger, type Logger } from '../util/log.js';
 import { userAgent } from '../util/version.js';
 import { parseRateLimitHeader, type RateLimits } from './ratelimit.js';
 import { exchange } from './exchange.js';
-import { httpClient } from '../util/undici.js';
-
-// undici is loaded on the first request, not at import: a command that sends nothing (`check` with
-// no images, `config validate`) should not pay ~50-100 ms for it.
-const undici = httpClient;
+import { undiciAgent } from '../util/undici.js';
 
 export type RequestKind = 'ping' | 'token' | 'head' | 'manifest' | 'blob' | 'tags';
 
@@ -211,7 +207,9 @@ export class Transport {
     const key = `${profile.insecure}|${profile.caFile ?? ''}|${profile.timeoutMs}`;
     let agent = this.agents.get(key);
     if (!agent) {
-      agent = new (undici().Agent)({
+      // undici is loaded on the first request, not at import: a command that sends nothing (`check` with
+      // no images, `config validate`) should not pay ~50-100 ms for it.
+      agent = new (undiciAgent())({
         keepAliveTimeout: 30_000,
         keepAliveMaxTimeout: 10 * 60_000,
         connect: {

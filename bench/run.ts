@@ -32,7 +32,7 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { Writable } from 'node:stream';
 import { startDelayProxy } from './delay-proxy.js';
-import { benchImage, pickChanged, startWorld, type World } from './world.js';
+import { benchImage, mintBareClientTokens, pickChanged, startWorld, type World } from './world.js';
 import type { RunFigures } from './worker.js';
 import { startCountingProxy } from '../fixtures/proxy.js';
 import { loadConfig } from '../src/config/load.js';
@@ -188,14 +188,7 @@ class Worker {
 
 /** A bare undici client's time for the same HEADs against docker-registry (tokens minted like herald's batches). */
 async function registryFloor(world: World, n: number, c: number, tmp: string): Promise<BareFigures> {
-  const ts = world.registry.tokenServer!;
-  const tokens: string[] = [];
-  for (let first = 0; first < n; first += 50) {
-    const access = Array.from({ length: Math.min(50, n - first) }, (_, k) => ({ type: 'repository', name: benchImage(first + k).repo, actions: ['pull'] }));
-    tokens.push(ts.issueToken(world.username, access, 600));
-  }
-  const file = join(tmp, `tokens-${n}.json`);
-  writeFileSync(file, JSON.stringify(tokens));
+  const file = mintBareClientTokens(world, n, join(tmp, `tokens-${n}.json`));
   return bareClient(world.proxy.url, n, c, file);
 }
 

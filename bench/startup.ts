@@ -19,7 +19,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchImage, type World } from './world.js';
+import { mintBareClientTokens, type World } from './world.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const IMAGES = 300;
@@ -72,17 +72,6 @@ function timed(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; co
   });
 }
 
-/** Tokens for images 0..n-1, minted the way herald batches them (50 repositories a token). */
-function mintTokens(world: World, n: number, file: string): void {
-  const ts = world.registry.tokenServer!;
-  const tokens: string[] = [];
-  for (let first = 0; first < n; first += 50) {
-    const access = Array.from({ length: Math.min(50, n - first) }, (_, k) => ({ type: 'repository', name: benchImage(first + k).repo, actions: ['pull'] }));
-    tokens.push(ts.issueToken(world.username, access, 600));
-  }
-  writeFileSync(file, JSON.stringify(tokens));
-}
-
 export async function measureStartup(
   world: World,
   tmp: string,
@@ -92,7 +81,7 @@ export async function measureStartup(
 ): Promise<StartupFigures> {
   await world.pushUpTo(IMAGES);
   const tokens = join(tmp, 'startup-tokens.json');
-  mintTokens(world, IMAGES, tokens);
+  mintBareClientTokens(world, IMAGES, tokens);
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('HERALD_')) delete env[k];
   const trace = process.env.BENCH_STARTUP_TRACE !== undefined;

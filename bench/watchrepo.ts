@@ -18,7 +18,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { benchImage, type World } from './world.js';
+import { benchImage, mintBareClientTokens, type World } from './world.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(here, '..', '..');
@@ -121,14 +121,7 @@ export async function measureWatchRepo(world: World, tmp: string, delayMs: numbe
   writeFileSync(big, configText(world, n, join(tmp, 'watchrepo.db')));
   writeFileSync(one, configText(world, 1, join(tmp, 'watchrepo-one.db')));
   // Tokens for the bare client, minted like herald's batches (50 repositories each).
-  const ts = world.registry.tokenServer!;
-  const tokens: string[] = [];
-  for (let first = 0; first < n; first += 50) {
-    const access = Array.from({ length: Math.min(50, n - first) }, (_, k) => ({ type: 'repository', name: benchImage(first + k).repo, actions: ['pull'] }));
-    tokens.push(ts.issueToken(world.username, access, 3600));
-  }
-  const tokensFile = join(tmp, 'watchrepo-tokens.json');
-  writeFileSync(tokensFile, JSON.stringify(tokens));
+  const tokensFile = mintBareClientTokens(world, n, join(tmp, 'watchrepo-tokens.json'), 3600);
   const bareRun = (c: number, images = n) => timed([join(here, 'floor-client.js'), world.proxy.url, String(images), String(c), tokensFile, '1', 'tags'], tmp);
 
   // First sightings (state and repository listings stored), then one warm-up round of everything.

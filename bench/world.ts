@@ -238,3 +238,18 @@ export function pickChanged(n: number, k: number, round: number): number[] {
     .map(([i]) => i)
     .sort((a, b) => a - b);
 }
+
+/**
+ * Tokens for a bare client checking images 0..n-1, minted the way herald batches its token requests
+ * (50 repositories a token), written as a JSON array to `file` (bench/floor-client.ts reads it).
+ */
+export function mintBareClientTokens(world: World, n: number, file: string, ttlSeconds = 600): string {
+  const ts = world.registry.tokenServer!;
+  const tokens: string[] = [];
+  for (let first = 0; first < n; first += 50) {
+    const access = Array.from({ length: Math.min(50, n - first) }, (_, k) => ({ type: 'repository', name: benchImage(first + k).repo, actions: ['pull'] }));
+    tokens.push(ts.issueToken(world.username, access, ttlSeconds));
+  }
+  writeFileSync(file, JSON.stringify(tokens));
+  return file;
+}

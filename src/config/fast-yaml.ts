@@ -60,9 +60,10 @@ const FAST_MAX_DEPTH = 32;
  * - a lone carriage return: js-yaml counts it as a line break, yaml's line numbers do not;
  * - a comment right after a quote or a bracket, anything but a comment after `---` or `...`, and
  *   a tab in a line's indentation: yaml rejects them (or reads `---#` as a plain scalar);
- * - a block scalar's indentation indicator (`|2`), which js-yaml applies differently.
+ * - a block scalar's indentation indicator (`|2`) or keep indicator (`|+`): js-yaml applies them
+ *   differently at times (`- |+` and a last line of spaces: "\n" where yaml gives "").
  */
-const DECLINE = /^%|^(?:---|\.\.\.)(?!(?:[ \t]+(?:#.*)?)?\r?$)|^ *\t|(?:^|[\s[\]{},:\uFEFF])(?:!|&[^\s&])|(?:^|[\s[{,\uFEFF])\?(?:\s|$)|[\]}][ \t]*:|\r(?!\n)|(?:^|\s)[|>][-+]?[0-9]|["'\]}]#/m;
+const DECLINE = /^%|^(?:---|\.\.\.)(?!(?:[ \t]+(?:#.*)?)?\r?$)|^ *\t|(?:^|[\s[\]{},:\uFEFF])(?:!|&[^\s&])|(?:^|[\s[{,\uFEFF])\?(?:\s|$)|[\]}][ \t]*:|\r(?!\n)|(?:^|\s)[|>](?:[-+]?[0-9]|\+)|["'\]}]#/m;
 
 /** A line that is only sequence indicators, its last item empty (`-`, `- -`, `  - # note`). */
 const EMPTY_ITEM = /^([ \t]*(?:-[ \t]+)*)-[ \t]*(?:#.*)?\r?$/;

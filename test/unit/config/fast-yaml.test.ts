@@ -213,6 +213,57 @@ function tricky(): Array<{ name: string; text: string }> {
   return docs;
 }
 
+/** Seeded random documents: valid trees with mutations (indentation, stray indicators, comments), and character soup. */
+function randomDocuments(seed: number, count: number): string[] {
+  let state = seed;
+  const rnd = (n: number): number => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+  const pick = <T,>(items: readonly T[]): T => items[rnd(items.length)]!;
+  const SCALAR = ['a', 'b c', '1', '0o7', '1_0', '-.5', 'True', 'no', '~', '"q x"', "'s''x'", '"a\\tb"', '"m\n  l"', "'m\n l'", 'x #c', '|\n  lit\n  lines', '>-\n  fold\n  ed', '[1, b]', '{k: v, l: [1]}', '[a,\n  b]', '{a: 1,\n  b: 2}', '', '"é"', 'multi\n  line'];
+  const node = (depth: number, indent: number): string[] => {
+    const kind = depth > 3 ? 0 : rnd(4);
+    if (kind === 0) return [pick(SCALAR)];
+    const out: string[] = [];
+    for (let i = 0, n = 1 + rnd(3); i < n; i++) {
+      const child = node(depth + 1, indent + 2 + rnd(2));
+      const lead = kind === 1 ? '- ' : `${pick(['a', 'b', 'name', 'k k', '"q"', '1', 'tag'])}${i}: `;
+      const pad = ' '.repeat(indent);
+      if (child.length === 1 && !child[0]!.includes('\n')) out.push(pad + lead + child[0]);
+      else if (rnd(3) === 0 || /^[|>"'[{m]/.test(child[0]!)) out.push(pad + lead + child.join('\n').replace(/\n/g, `\n${' '.repeat(indent + 2)}`));
+      else out.push(pad + lead.trimEnd(), ...child.map((l) => (l.startsWith(' ') ? l : ' '.repeat(indent + 2) + l)));
+    }
+    return out.join('\n').split('\n').map((l, i) => (i === 0 ? l.slice(indent) : l));
+  };
+  const tree = (): string => {
+    const lines = node(0, 0).join('\n').split('\n');
+    for (let j = 0, m = rnd(4); j < m; j++) {
+      const i = rnd(lines.length);
+      const r = rnd(6);
+      if (r === 0) lines[i] = ` ${lines[i]}`;
+      else if (r === 1) lines[i] = lines[i]!.replace(/^ /, '');
+      else if (r === 2) lines[i] = lines[i]!.replace(/^(\s*)/, `$1${pick(['- ', '# ', '? ', ': ', '\t', '"', '['])}`);
+      else if (r === 3) lines.splice(i, 0, pick(['', '  # c', '...', '---']));
+      else if (r === 4) lines[i] = lines[i]! + pick([' #c', '#c', ' :', ',', ']', ' x', '\t']);
+      else lines[i] = lines[i]!.replace(/^\s+/, (w) => ' '.repeat(Math.max(0, w.length - 2)));
+    }
+    return lines.join('\n');
+  };
+  const SOUP = ['a', 'b', ' ', ' ', '\n', '\n  ', ':', ': ', '- ', '-', '[', ']', '{', '}', ',', '#', '"', "'", '|', '>', '\t', '1', '.', 'x: ', '\n- ', '  ', '\\', '~'];
+  const soup = (): string => {
+    let text = pick(['', 'a:\n  - x\n  ', 'k: ', '- ', 'a:\n  b: ', '- a: 1\n  b: ', '- - ', 'x:\n']);
+    for (let i = 0, n = 3 + rnd(30); i < n; i++) text += pick(SOUP);
+    return text + pick(['', '\nz: 1\n', '\n- y\n']);
+  };
+  return Array.from({ length: count }, () => {
+    const text = (rnd(2) === 0 ? tree() : soup()) + (rnd(4) === 0 ? '' : '\n');
+    return rnd(4) === 0 ? text.replace(/\n/g, '\r\n') : text;
+  });
+}
+
 describe('fast YAML path', () => {
   it('finds the repository YAML files', () => {
     expect(repoFiles.length).toBeGreaterThanOrEqual(30);
@@ -249,6 +300,20 @@ describe('fast YAML path', () => {
     expect(source!.locate(['images', 2, 'name'])).toMatch(/:16:13$/);
     source!.line(['registries', 0]);
     expect(fullBuilds()).toBe(1);
+  });
+
+  it('declines, or agrees with the full path, on 6000 random documents', () => {
+    let taken = 0;
+    for (const text of randomDocuments(20261207, 6000)) {
+      const fast = parseYaml(FILE, text);
+      if (!fast.fast) continue;
+      taken++;
+      const full = parseYaml(FILE, text, { full: true });
+      expect(full.errors, JSON.stringify(text)).toEqual([]);
+      expect(fast.data, JSON.stringify(text)).toStrictEqual(full.data);
+      if (Array.isArray(full.data)) full.data.forEach((_, i) => expect(fast.line([i]), JSON.stringify(text)).toBe(full.line([i])));
+    }
+    expect(taken).toBeGreaterThan(300);
   });
 
   it('keeps has() to the file: deleting null values or adding keys to the data changes nothing', () => {

@@ -30,13 +30,13 @@ COPY scripts/build.mjs ./scripts/
 COPY src ./src
 # After the build, only what the runtime loads:
 #  - production dependencies, without better-sqlite3 12 (and the prebuild-install tree it pulls in),
-#    and without zod, yaml and commander, which scripts/build.mjs bundles into dist/bundle;
+#    and without zod, yaml, js-yaml and commander, which scripts/build.mjs bundles into dist/bundle;
 #  - better-sqlite3 13 without its C sources, SQLite amalgamation, node-addon-api headers and the
 #    other platforms' binaries;
 #  - of dist/, the bundle bin/herald runs and the dashboard's files (ui/); no source maps.
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
- && npm uninstall better-sqlite3 zod yaml commander --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm uninstall better-sqlite3 zod yaml js-yaml commander --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force \
  && platform=$(node -p 'process.platform + "-" + process.arch') \
  && test -f "node_modules/better-sqlite3-13/prebuilds/$platform.node" \

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Bundled into dist/bundle; every other bare import stays external. */
-const INLINE = new Set(['zod', 'yaml', 'commander']);
+const INLINE = new Set(['zod', 'yaml', 'js-yaml', 'commander']);
 
 const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);

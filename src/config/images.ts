@@ -14,7 +14,7 @@ import { ConfigProblems, displayPath, problemLine, sortLines, type KeyPath, type
 import { includeFileSchema } from './schema.js';
 import { applyDefaults, newerOnlyTagProblem, type ImageEntry } from '../sources/image-options.js';
 import type { WatchedImage } from '../model/image.js';
-import { parseYaml } from './source.js';
+import { parseYaml, type YamlSource } from './source.js';
 import { imageNameProblem, notifierRefProblems } from './validate.js';
 
 
@@ -111,6 +111,12 @@ async function readIncludeFile(file: string): Promise<{ images: Declared[]; prob
     return { images: [], problems: [`${shown}: cannot read include file: ${fsReason(err)}`] };
   }
   const source = parseYaml(file, text);
+  const read = includeImages(source);
+  // A problem in data read by the fast path: read again by the full one, for its positions.
+  return read.problems.length > 0 && source.fast ? includeImages(parseYaml(file, text, { full: true })) : read;
+}
+
+function includeImages(source: YamlSource): { images: Declared[]; problems: string[] } {
   if (source.errors.length > 0) return { images: [], problems: source.errors };
 
   const data = source.data === null || source.data === undefined ? [] : stripNulls(source.data);

@@ -18,7 +18,7 @@ import { humanize, quote } from './humanize.js';
 import { ConfigProblems, displayPath, problemLine, sortLines, type KeyPath, type Locator, type Problem } from './problems.js';
 import { configSchema, type Config } from './schema.js';
 import { schemaAt } from './schema-walk.js';
-import { parseYaml } from './source.js';
+import { parseYaml, type YamlSource } from './source.js';
 import { forEachSecretHolder, validateConfig, validatePartial } from './validate.js';
 
 export interface LoadedConfig {
@@ -82,6 +82,18 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   }
 
   const source = parseYaml(absolute, text);
+  try {
+    return await loadSource(source, env, dir);
+  } catch (err) {
+    // Any problem with data read by the fast path: load again by the full one, whose positions
+    // (and error wording) every message was always made with.
+    if (!source.fast || !(err instanceof ConfigProblems)) throw err;
+    return await loadSource(parseYaml(absolute, text, { full: true }), env, dir);
+  }
+}
+
+async function loadSource(source: YamlSource, env: NodeJS.ProcessEnv, dir: string): Promise<LoadedConfig> {
+  const absolute = source.file;
   if (source.errors.length > 0) throw new ConfigProblems(source.errors);
 
   const data = source.data === null || source.data === undefined ? {} : stripNulls(source.data);

@@ -4,6 +4,7 @@
 import { Composer, type CST, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, YAMLParseError, type Document, type Node, type Pair } from 'yaml';
 import { displayPath, type KeyPath } from './problems.js';
 import { oneLine } from '../util/text.js';
+import { fastYaml } from './fast-yaml.js';
 
 export interface YamlSource {
   /** Absolute path. */
@@ -18,9 +19,22 @@ export interface YamlSource {
   line(path: KeyPath): string;
   /** True when the key path exists in the file, even with an empty value. */
   has(path: KeyPath): boolean;
+  /** Read by the fast path (fast-yaml.ts); false: by the full one. */
+  fast: boolean;
 }
 
-export function parseYaml(file: string, text: string): YamlSource {
+/**
+ * The file's data, by the fast path when it can be certain to give the full path's data, else (or
+ * with `full`) by the full path. A caller that finds any problem in fast-path data reads the file
+ * again with `full`, so every message names its place exactly as before.
+ */
+export function parseYaml(file: string, text: string, options: { full?: boolean } = {}): YamlSource {
+  const full = (): YamlSource => parseYamlFull(file, text);
+  return (options.full === true ? undefined : fastYaml(file, text, full)) ?? full();
+}
+
+/** yaml's CST and Document: positions for every node, and herald's own wording of every error. */
+function parseYamlFull(file: string, text: string): YamlSource {
   const lineCounter = new LineCounter();
   const shown = displayPath(file);
   // logLevel 'error': yaml's warnings would go to process.emitWarning; what matters is reported as problems.
@@ -34,7 +48,7 @@ export function parseYaml(file: string, text: string): YamlSource {
   if (deep !== undefined) {
     const before = text.slice(0, deep).split('\n');
     const where = `${shown}:${before.length}:${(before[before.length - 1]?.length ?? 0) + 1}`;
-    return { file, data: undefined, errors: [`${where}: YAML error: nested deeper than ${MAX_DEPTH} levels`], locate: () => where, line: () => where.replace(/:\d+$/, ''), has: () => false };
+    return { file, data: undefined, errors: [`${where}: YAML error: nested deeper than ${MAX_DEPTH} levels`], locate: () => where, line: () => where.replace(/:\d+$/, ''), has: () => false, fast: false };
   }
 
   const errors = doc.errors.map((err) => {
@@ -78,6 +92,7 @@ export function parseYaml(file: string, text: string): YamlSource {
     file,
     data,
     errors,
+    fast: false,
     locate(keyPath, atKey = false) {
       const { line, col } = position(keyPath, atKey);
       return `${shown}:${line}:${col}`;

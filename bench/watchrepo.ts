@@ -7,7 +7,10 @@
  *
  * The rounds alternate herald (300 images), the bare client at each concurrency, and herald with one
  * image: the CPU per image beyond start-up is (CPU of the 300-image check − CPU of the 1-image
- * check) / 299, each from the process's own resourceUsage at exit (bench/cpu-preload.ts).
+ * check) / 299, each from the process's own resourceUsage at exit (bench/cpu-preload.ts). Each round
+ * also runs the bare client the way herald's transport sends (dispatch(), herald check's V8 flags),
+ * with 300 images and with 1: the same HTTP with nothing of herald around it, so what herald adds is
+ * the difference.
  * Medians of the rounds; every herald run must report every image unchanged.
  *
  * BENCH_HERALD_BEFORE=/path/to/other/checkout/bin/herald adds that herald to every round (its own
@@ -48,6 +51,9 @@ export interface WatchRepoFigures {
   before?: { bin: string; herald: ProcessRun[]; heraldOne: ProcessRun[] };
   /** The bare client with one image (two requests): its own start-up, for its CPU per image. */
   bareOne: ProcessRun[];
+  /** The same bare client sending as herald's transport does (dispatch, herald check's V8 flags), 20 in flight: 300 images and 1. */
+  floor: ProcessRun[];
+  floorOne: ProcessRun[];
   /** Requests of herald's last 300-image check, by kind. */
   counts: ReturnType<World['counts']>;
   loadBefore: number[];
@@ -122,7 +128,7 @@ export async function measureWatchRepo(world: World, tmp: string, delayMs: numbe
   writeFileSync(one, configText(world, 1, join(tmp, 'watchrepo-one.db')));
   // Tokens for the bare client, minted like herald's batches (50 repositories each).
   const tokensFile = mintBareClientTokens(world, n, join(tmp, 'watchrepo-tokens.json'), 3600);
-  const bareRun = (c: number, images = n) => timed([join(here, 'floor-client.js'), world.proxy.url, String(images), String(c), tokensFile, '1', 'tags'], tmp);
+  const bareRun = (c: number, images = n, transport?: 'dispatch') => timed([join(here, 'floor-client.js'), world.proxy.url, String(images), String(c), tokensFile, '1', 'tags', ...(transport ? [transport] : [])], tmp);
 
   // First sightings (state and repository listings stored), then one warm-up round of everything.
   await timed([HERALD, 'check', '-c', big], tmp);
@@ -143,6 +149,8 @@ export async function measureWatchRepo(world: World, tmp: string, delayMs: numbe
   const heraldOne: ProcessRun[] = [];
   const bare: Record<number, ProcessRun[]> = {};
   const bareOne: ProcessRun[] = [];
+  const floor: ProcessRun[] = [];
+  const floorOne: ProcessRun[] = [];
   let counts = world.counts();
   for (let r = 0; r < rounds; r++) {
     if (before) before.herald.push(await heraldCheck(before.big, n, tmp, before.bin));
@@ -157,10 +165,14 @@ export async function measureWatchRepo(world: World, tmp: string, delayMs: numbe
     if (before) before.heraldOne.push(await heraldCheck(before.one, 1, tmp, before.bin));
     const b1 = await bareRun(BARE_CONCURRENCY[1]!, 1);
     bareOne.push({ ms: b1.ms, cpuMs: b1.cpuMs });
+    const fl = await bareRun(BARE_CONCURRENCY[1]!, n, 'dispatch');
+    floor.push({ ms: fl.ms, cpuMs: fl.cpuMs });
+    const fl1 = await bareRun(BARE_CONCURRENCY[1]!, 1, 'dispatch');
+    floorOne.push({ ms: fl1.ms, cpuMs: fl1.cpuMs });
     log(`watchRepo round ${r + 1}: herald ${herald.at(-1)!.ms.toFixed(0)} ms (CPU ${herald.at(-1)!.cpuMs.toFixed(0)}), bare ${BARE_CONCURRENCY.map((c) => `C=${c} ${bare[c]!.at(-1)!.ms.toFixed(0)}`).join(', ')} ms, herald 1 image ${heraldOne.at(-1)!.ms.toFixed(0)} ms (CPU ${heraldOne.at(-1)!.cpuMs.toFixed(0)})`);
   }
   return {
-    images: n, delayMs, herald, heraldOne, bare, bareOne, counts, loadBefore, loadAfter: loadavg(),
+    images: n, delayMs, herald, heraldOne, bare, bareOne, floor, floorOne, counts, loadBefore, loadAfter: loadavg(),
     ...(before ? { before: { bin: before.bin, herald: before.herald, heraldOne: before.heraldOne } } : {}),
   };
 }
@@ -176,9 +188,14 @@ export function cpuPerImageMs(f: WatchRepoFigures): number {
   return (med(f.herald, 'cpuMs') - med(f.heraldOne, 'cpuMs')) / (f.images - 1);
 }
 
-/** The bare client's CPU per image beyond its own start-up (same requests, at 20 in flight): the testbed's cost of the HTTP alone. */
+/** The bare client's CPU per image beyond its own start-up (same requests, at 20 in flight, undici's request API with TurboFan). */
 export function bareCpuPerImageMs(f: WatchRepoFigures): number {
   return (med(f.bare[BARE_CONCURRENCY[1]!]!, 'cpuMs') - med(f.bareOne, 'cpuMs')) / (f.images - 1);
+}
+
+/** The same HTTP sent as herald's transport sends it (dispatch, no TurboFan), 20 in flight: the floor for herald's CPU per image. */
+export function floorCpuPerImageMs(f: WatchRepoFigures): number {
+  return (med(f.floor, 'cpuMs') - med(f.floorOne, 'cpuMs')) / (f.images - 1);
 }
 
 export function watchRepoLines(f: WatchRepoFigures): string[] {
@@ -200,10 +217,11 @@ export function watchRepoLines(f: WatchRepoFigures): string[] {
   for (const [c, runs] of Object.entries(f.bare)) {
     lines.push(`| bare client, ${2 * f.images} requests, ${c} in flight | ${med(runs, 'ms').toFixed(0)} | ${Math.min(...runs.map((r) => r.ms)).toFixed(0)} | ${med(runs, 'cpuMs').toFixed(0)} | ${(med(runs, 'ms') / hMs).toFixed(2)} |`);
   }
+  lines.push(`| bare client via dispatch() and herald check's V8 flags, ${2 * f.images} requests, ${BARE_CONCURRENCY[1]} in flight | ${med(f.floor, 'ms').toFixed(0)} | ${Math.min(...f.floor.map((r) => r.ms)).toFixed(0)} | ${med(f.floor, 'cpuMs').toFixed(0)} | ${(med(f.floor, 'ms') / hMs).toFixed(2)} |`);
   lines.push(
     '',
     `herald's requests per run: ping ${k.ping}, token ${k.token}, tags ${k.tags}, HEAD ${k.head}, GET manifest ${k.getManifest}, GET blob ${k.getBlob} (${((k.tags + k.head) / f.images).toFixed(2)} listing+HEAD per image), connections ${k.connections}; ` +
-      `CPU per image beyond start-up ${cpuPerImageMs(f).toFixed(2)} ms (the bare client's, for the same two requests: ${bareCpuPerImageMs(f).toFixed(2)} ms, from its runs with ${f.images} and 1 image).`,
+      `CPU per image beyond start-up ${cpuPerImageMs(f).toFixed(2)} ms (the bare client's, for the same two requests: ${bareCpuPerImageMs(f).toFixed(2)} ms through undici's request API, ${floorCpuPerImageMs(f).toFixed(2)} ms sent as herald sends them; from its runs with ${f.images} and 1 image).`,
   );
   if (f.before) {
     const b = f.before;
@@ -227,7 +245,7 @@ export function watchRepoTargets(f: WatchRepoFigures | undefined, add: (target: 
   const ratio = hMs / fastest;
   add(wallTarget, `herald ${hMs.toFixed(0)} ms vs bare client: ${ratios.join(', ')}`, ratio <= WALL_TARGET);
   const perImage = cpuPerImageMs(f);
-  add(cpuTarget, `${perImage.toFixed(2)} ms (${med(f.herald, 'cpuMs').toFixed(0)} ms − ${med(f.heraldOne, 'cpuMs').toFixed(0)} ms over ${f.images - 1}); the bare client's ${bareCpuPerImageMs(f).toFixed(2)} ms`, perImage <= CPU_PER_IMAGE_TARGET_MS);
+  add(cpuTarget, `${perImage.toFixed(2)} ms (${med(f.herald, 'cpuMs').toFixed(0)} ms − ${med(f.heraldOne, 'cpuMs').toFixed(0)} ms over ${f.images - 1}); the bare client's ${bareCpuPerImageMs(f).toFixed(2)} ms (request API), ${floorCpuPerImageMs(f).toFixed(2)} ms (sent as herald sends)`, perImage <= CPU_PER_IMAGE_TARGET_MS);
 }
 
 function log(msg: string): void {

@@ -23,8 +23,10 @@ export interface ExchangeOptions {
   bodyTimeoutMs: number;
   /** An overall deadline: past it the exchange fails with a TimeoutError (undefined: none). */
   deadlineMs?: number;
-  /** The body of a 2xx answer may not exceed this (it fails); for other statuses it is cut here. */
-  maxBytes: (status: number) => { limit: number; truncate: boolean };
+  /** The body of a 2xx answer may not exceed this many bytes (the exchange fails). */
+  maxBytes: number;
+  /** The body of any other answer is cut after this many bytes (the rest is not read). */
+  errorBytes: number;
   /** Prefix of error messages. */
   subject: string;
 }
@@ -77,7 +79,8 @@ export function exchange(dispatcher: Dispatcher, opts: ExchangeOptions): Promise
         status = statusCode;
         headers = flattenHeaders(raw);
         if (opts.method === 'HEAD') return;
-        ({ limit, truncate } = opts.maxBytes(statusCode));
+        truncate = statusCode < 200 || statusCode >= 300;
+        limit = truncate ? opts.errorBytes : opts.maxBytes;
         const declared = headers['content-length'] !== undefined ? Number(headers['content-length']) : undefined;
         if (!truncate && declared !== undefined && Number.isFinite(declared) && declared > limit) {
           fail(new RegistryError(`${opts.subject}: response of ${declared} bytes exceeds the limit of ${limit} bytes`));

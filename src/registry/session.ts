@@ -107,7 +107,7 @@ export class AuthSession {
   private cachedAuthorization(endpoint: RepositoryEndpoint, challenge: Challenge | undefined, scope: string): Authorization | undefined {
     if (!challenge) return { fresh: false };
     if (challenge.scheme === 'basic') return undefined;
-    const header = this.tokens.authorization(this.tokenKey(endpoint, challenge, [scope]));
+    const header = this.tokens.authorization(this.tokenKey(endpoint, challenge, scope));
     return header !== undefined ? { header, fresh: false } : undefined;
   }
 
@@ -262,8 +262,9 @@ export class AuthSession {
     return true;
   }
 
-  private tokenKey(endpoint: RepositoryEndpoint, challenge: Challenge, scopes: string[]): string {
-    return `${endpoint.origin}|${challenge.params.realm ?? ''}|${challenge.params.service ?? ''}|${scopes.join(' ')}`;
+  /** `scopes`: one scope as a string is the same key as a list of just that scope. */
+  private tokenKey(endpoint: RepositoryEndpoint, challenge: Challenge, scopes: string[] | string): string {
+    return `${endpoint.origin}|${challenge.params.realm ?? ''}|${challenge.params.service ?? ''}|${typeof scopes === 'string' ? scopes : scopes.join(' ')}`;
   }
 
   private async authorize(endpoint: RepositoryEndpoint, challenge: Challenge | undefined, scopes: string[], forceFresh: boolean, subject: string): Promise<Authorization> {

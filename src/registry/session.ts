@@ -111,7 +111,7 @@ export class AuthSession {
     return header !== undefined ? { header, fresh: false } : undefined;
   }
 
-  /** With a remembered challenge, a failure to authorize is marked (authorized() then pings and tries again); otherwise left as it is. */
+  /** With a remembered challenge, a failure to authorize is marked (authorizedWith() then pings and tries again); otherwise left as it is. */
   private async asAuthFailure<T>(ping: PingResult, step: () => Promise<T>): Promise<T> {
     if (ping.remembered !== true) return step();
     try {
@@ -346,7 +346,7 @@ export class AuthSession {
   }
 }
 
-/** An auth step that failed with a remembered challenge; authorized() asks the registry again. Never leaves this module. */
+/** An auth step that failed with a remembered challenge; authorizedWith() asks the registry again. Never leaves this module. */
 class AuthFailure extends Error {
   constructor(readonly failure: RegistryError) {
     super(failure.message);

@@ -13,7 +13,7 @@ import { RegistryError, errorMessage } from '../util/errors.js';
 import { maskUrlCredentials, silentLogger, type Logger } from '../util/log.js';
 import { userAgent } from '../util/version.js';
 import { parseRateLimitHeader, type RateLimits } from './ratelimit.js';
-import { exchange } from './exchange.js';
+import { exchange, type ExchangeOptions } from './exchange.js';
 import { undiciAgent } from '../util/undici.js';
 
 export type RequestKind = 'ping' | 'token' | 'head' | 'manifest' | 'blob' | 'tags';
@@ -72,6 +72,12 @@ export interface TransportOptions {
 }
 
 const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const defaultRetryStatus = (s: number): boolean => s === 429 || s >= 500;
+/** A promise executor that resolves on the next turn of the event loop (one function for every request). */
+const nextTurn = (resolve: () => void): void => {
+  setImmediate(resolve);
+};
 /** Error bodies are read for their message only, never in full. */
 const ERROR_BODY_LIMIT = 64 * 1024;
 
@@ -99,12 +105,13 @@ export class Transport {
 
   /** Sends with retries. Non-2xx statuses are returned, not thrown; network failures throw RegistryError. */
   async send(req: HttpRequest): Promise<HttpResponse> {
-    const retryStatus = req.retryStatus ?? ((s: number) => s === 429 || s >= 500);
+    const retryStatus = req.retryStatus ?? defaultRetryStatus;
     for (let attempt = 0; ; attempt++) {
       const last = attempt >= this.retries;
       let res: HttpResponse;
       try {
-        res = await this.sendFollowingRedirects(req);
+        // Most requests follow no redirects: straight to the one exchange.
+        res = req.followRedirects ? await this.sendFollowingRedirects(req) : await this.sendOnce(req, req.url, req.headers);
       } catch (err) {
         const mapped = toRegistryError(req, err);
         if (last || !mapped.retryable) throw mapped;
@@ -135,8 +142,9 @@ export class Transport {
     let headers = req.headers;
     for (let hop = 0; ; hop++) {
       const res = await this.sendOnce(req, url, headers);
+      if (!REDIRECT_STATUSES.has(res.status)) return res;
       const location = res.headers.location;
-      if (!req.followRedirects || ![301, 302, 303, 307, 308].includes(res.status) || location === undefined) return res;
+      if (location === undefined) return res;
       if (hop >= MAX_REDIRECTS) throw new RegistryError(`${req.subject}: more than ${MAX_REDIRECTS} redirects`);
       let next: URL;
       try {
@@ -165,18 +173,14 @@ export class Transport {
     // An overall deadline for requests with a body. A HEAD has no body: the connect and headers
     // timeouts bound it, and it skips the timer (the HEAD is herald's steady state).
     try {
-      const res = await exchange(this.dispatcherFor(req.profile), {
-        url,
-        method: req.method,
-        headers: { 'user-agent': userAgent(), ...headers },
-        // undici closes the connection after a HEAD unless told not to; herald's steady state is HEADs.
-        ...(req.method === 'HEAD' ? { reset: false } : {}),
-        headersTimeoutMs: timeoutMs,
-        bodyTimeoutMs: timeoutMs,
-        ...(req.method === 'HEAD' ? {} : { deadlineMs: timeoutMs }),
-        maxBytes: (s) => (s >= 200 && s < 300 ? { limit: req.maxBytes, truncate: false } : { limit: ERROR_BODY_LIMIT, truncate: true }),
-        subject: req.subject,
-      });
+      // The auth session hands over headers with the user-agent already in them (one object, not two).
+      const sent = headers['user-agent'] === undefined ? { 'user-agent': userAgent(), ...headers } : headers;
+      const opts: ExchangeOptions =
+        req.method === 'HEAD'
+          ? // undici closes the connection after a HEAD unless told not to; herald's steady state is HEADs.
+            { url, method: 'HEAD', headers: sent, reset: false, headersTimeoutMs: timeoutMs, bodyTimeoutMs: timeoutMs, maxBytes: req.maxBytes, errorBytes: ERROR_BODY_LIMIT, subject: req.subject }
+          : { url, method: req.method, headers: sent, headersTimeoutMs: timeoutMs, bodyTimeoutMs: timeoutMs, deadlineMs: timeoutMs, maxBytes: req.maxBytes, errorBytes: ERROR_BODY_LIMIT, subject: req.subject };
+      const res = await exchange(this.dispatcherFor(req.profile), opts);
       status = res.status;
       const flat = res.headers;
       rateLimitRemaining = parseRateLimitHeader(flat['ratelimit-remaining'])?.value;
@@ -184,7 +188,7 @@ export class Transport {
       const body = res.body;
       // undici marks a fresh connection free only on a later turn of the event loop; a request sent
       // at once would open a second connection to the same origin. One setImmediate avoids that.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await new Promise<void>(nextTurn);
       return { status, headers: flat, body, url };
     } finally {
       const durationMs = Math.round((performance.now() - started) * 10) / 10;

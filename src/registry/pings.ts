@@ -38,6 +38,8 @@ export function pingKey(endpoint: RepositoryEndpoint): string {
 
 export class Pings {
   private readonly pings = new Map<string, Promise<PingResult>>();
+  /** The settled ones among `pings`, by the same key: read without a promise on every request. */
+  private readonly settled = new Map<string, PingResult>();
 
   constructor(
     private readonly transport: Transport,
@@ -45,6 +47,11 @@ export class Pings {
     private readonly remembered: ChallengeCache | undefined,
     private readonly now: () => number,
   ) {}
+
+  /** The registry's challenge when ping() already has it (no promise to wait for); undefined otherwise. */
+  cached(endpoint: RepositoryEndpoint): PingResult | undefined {
+    return this.settled.get(pingKey(endpoint));
+  }
 
   /** The registry's challenge: asked once, or remembered by an earlier process and still fresh. */
   ping(endpoint: RepositoryEndpoint): Promise<PingResult> {
@@ -54,13 +61,21 @@ export class Pings {
       const known = this.remembered?.get(key);
       const age = known === undefined ? Infinity : this.now() - known.at;
       if (known !== undefined && age >= 0 && age < CHALLENGE_FRESH_MS) {
-        pending = Promise.resolve(known.challenge ? { challenge: known.challenge, remembered: true } : { remembered: true });
+        const result: PingResult = known.challenge ? { challenge: known.challenge, remembered: true } : { remembered: true };
+        pending = Promise.resolve(result);
+        this.settled.set(key, result);
       } else {
-        pending = this.ask(endpoint).then((result) => {
+        const asked: Promise<PingResult> = this.ask(endpoint).then((result) => {
           this.remembered?.set(key, result.challenge, this.now());
+          if (this.pings.get(key) === asked) this.settled.set(key, result);
           return result;
         });
-        pending.catch(() => this.pings.delete(key)); // a failed ping is retried on the next request
+        pending = asked;
+        // A failed ping is retried on the next request.
+        pending.catch(() => {
+          this.pings.delete(key);
+          this.settled.delete(key);
+        });
       }
       this.pings.set(key, pending);
     }
@@ -70,7 +85,9 @@ export class Pings {
   /** A challenge a 401 brought (the registry asks for auth it did not announce, or changed scheme). */
   learned(endpoint: RepositoryEndpoint, challenge: Challenge): void {
     const key = pingKey(endpoint);
-    this.pings.set(key, Promise.resolve({ challenge }));
+    const result: PingResult = { challenge };
+    this.pings.set(key, Promise.resolve(result));
+    this.settled.set(key, result);
     this.remembered?.set(key, challenge, this.now());
   }
 
@@ -83,6 +100,7 @@ export class Pings {
     const current = await this.pings.get(key)?.catch(() => undefined);
     if (current === stale) {
       this.pings.delete(key);
+      this.settled.delete(key);
       this.remembered?.delete(key);
       this.logger.debug({ registry: endpoint.registry }, 'the remembered auth challenge did not work; asking the registry again');
     }

@@ -9,6 +9,7 @@ import type { Logger } from '../util/log.js';
 import { basicAuthorization, type CredentialStore, type Credentials, type TokenCache } from './auth.js';
 import { challengeScopes, chooseChallenge, parseWwwAuthenticate, pullScope, type Challenge } from './challenge.js';
 import { oneLine } from '../util/text.js';
+import { userAgent } from '../util/version.js';
 import { type ConnectionProfile, type HttpRequest, type HttpResponse, type Transport } from './http.js';
 import { grantedPullScopes, scopeBatches } from './scopes.js';
 import { pingKey, Pings, type ChallengeCache, type PingResult } from './pings.js';
@@ -64,30 +65,53 @@ export class AuthSession {
     this.pings = new Pings(transport, logger, remembered, now);
   }
 
-  /** Sends a request for a repository with the auth its registry asks for, handling one round of 401s. */
-  async authorized(endpoint: RepositoryEndpoint, req: Omit<HttpRequest, 'registry' | 'profile'>): Promise<HttpResponse> {
+  /**
+   * Sends a request for a repository with the auth its registry asks for, handling one round of 401s.
+   * The common case (challenge known, token cached) goes straight to the transport: no wait for the
+   * settled ping and no async token lookup.
+   */
+  authorized(endpoint: RepositoryEndpoint, req: Omit<HttpRequest, 'registry' | 'profile'>): Promise<HttpResponse> {
+    const ping = this.pings.cached(endpoint);
+    if (ping === undefined) return this.pingThenAuthorized(endpoint, req);
+    return this.authorizedWith(endpoint, req, ping, pullScope(endpoint.repository), false);
+  }
+
+  private async pingThenAuthorized(endpoint: RepositoryEndpoint, req: Omit<HttpRequest, 'registry' | 'profile'>): Promise<HttpResponse> {
     const scope = pullScope(endpoint.repository);
-    const ping = await this.pings.ping(endpoint);
-    if (ping.remembered !== true) return this.authorizedWith(endpoint, req, ping, scope);
+    return this.authorizedWith(endpoint, req, await this.pings.ping(endpoint), scope, false);
+  }
+
+  /** `again`: the second try after a remembered challenge failed (its failure is not caught again). */
+  private async authorizedWith(endpoint: RepositoryEndpoint, req: Omit<HttpRequest, 'registry' | 'profile'>, ping: PingResult, scope: string, again: boolean): Promise<HttpResponse> {
     try {
-      return await this.authorizedWith(endpoint, req, ping, scope);
+      let auth = this.cachedAuthorization(endpoint, ping.challenge, scope);
+      if (auth === undefined) {
+        auth = ping.remembered === true
+          ? await this.asAuthFailure(ping, () => this.authorize(endpoint, ping.challenge, [scope], false, req.subject))
+          : await this.authorize(endpoint, ping.challenge, [scope], false, req.subject);
+      }
+      const res = await this.transport.send(withAuthorization(endpoint, req, auth));
+      if (res.status !== 401 && !(res.status === 403 && ping.remembered === true)) return res;
+      if (res.status === 403) throw new AuthFailure(unauthorized(req.subject, endpoint, auth.credentials, 403));
+      const first = auth;
+      return await this.asAuthFailure(ping, () => this.afterUnauthorized(endpoint, req, ping, first, scope, res));
     } catch (err) {
       // Auth with a challenge remembered from an earlier process failed (a moved realm, other auth):
       // ask the registry, and try once more with what it says now.
-      if (!(err instanceof AuthFailure)) throw err;
-      return this.authorizedWith(endpoint, req, await this.pings.forget(endpoint, ping), scope);
+      if (again || ping.remembered !== true || !(err instanceof AuthFailure)) throw err;
+      return this.authorizedWith(endpoint, req, await this.pings.forget(endpoint, ping), scope, true);
     }
   }
 
-  private async authorizedWith(endpoint: RepositoryEndpoint, req: Omit<HttpRequest, 'registry' | 'profile'>, ping: PingResult, scope: string): Promise<HttpResponse> {
-    const auth = await this.asAuthFailure(ping, () => this.authorize(endpoint, ping.challenge, [scope], false, req.subject));
-    const res = await this.transport.send(withAuthorization(endpoint, req, auth));
-    if (res.status !== 401 && !(res.status === 403 && ping.remembered === true)) return res;
-    if (res.status === 403) throw new AuthFailure(unauthorized(req.subject, endpoint, auth.credentials, 403));
-    return this.asAuthFailure(ping, () => this.afterUnauthorized(endpoint, req, ping, auth, scope, res));
+  /** authorize() without waiting, when it would answer at once: no challenge, or a cached bearer token. */
+  private cachedAuthorization(endpoint: RepositoryEndpoint, challenge: Challenge | undefined, scope: string): Authorization | undefined {
+    if (!challenge) return { fresh: false };
+    if (challenge.scheme === 'basic') return undefined;
+    const header = this.tokens.authorization(this.tokenKey(endpoint, challenge, scope));
+    return header !== undefined ? { header, fresh: false } : undefined;
   }
 
-  /** With a remembered challenge, a failure to authorize is marked (authorized() then pings and tries again); otherwise left as it is. */
+  /** With a remembered challenge, a failure to authorize is marked (authorizedWith() then pings and tries again); otherwise left as it is. */
   private async asAuthFailure<T>(ping: PingResult, step: () => Promise<T>): Promise<T> {
     if (ping.remembered !== true) return step();
     try {
@@ -238,8 +262,9 @@ export class AuthSession {
     return true;
   }
 
-  private tokenKey(endpoint: RepositoryEndpoint, challenge: Challenge, scopes: string[]): string {
-    return `${endpoint.origin}|${challenge.params.realm ?? ''}|${challenge.params.service ?? ''}|${scopes.join(' ')}`;
+  /** `scopes`: one scope as a string is the same key as a list of just that scope. */
+  private tokenKey(endpoint: RepositoryEndpoint, challenge: Challenge, scopes: string[] | string): string {
+    return `${endpoint.origin}|${challenge.params.realm ?? ''}|${challenge.params.service ?? ''}|${typeof scopes === 'string' ? scopes : scopes.join(' ')}`;
   }
 
   private async authorize(endpoint: RepositoryEndpoint, challenge: Challenge | undefined, scopes: string[], forceFresh: boolean, subject: string): Promise<Authorization> {
@@ -321,16 +346,28 @@ export class AuthSession {
   }
 }
 
-/** An auth step that failed with a remembered challenge; authorized() asks the registry again. Never leaves this module. */
+/** An auth step that failed with a remembered challenge; authorizedWith() asks the registry again. Never leaves this module. */
 class AuthFailure extends Error {
   constructor(readonly failure: RegistryError) {
     super(failure.message);
   }
 }
 
+/** The request as the transport takes it; the headers built once here, user-agent included (the transport then adds none). */
 function withAuthorization(endpoint: RepositoryEndpoint, req: Omit<HttpRequest, 'registry' | 'profile'>, auth: Authorization): HttpRequest {
-  const headers = auth.header !== undefined ? { ...req.headers, authorization: auth.header } : req.headers;
-  return { ...req, headers, registry: endpoint.registry, profile: endpoint.profile };
+  const headers = auth.header !== undefined ? { 'user-agent': userAgent(), ...req.headers, authorization: auth.header } : { 'user-agent': userAgent(), ...req.headers };
+  return {
+    url: req.url,
+    method: req.method,
+    headers,
+    kind: req.kind,
+    registry: endpoint.registry,
+    subject: req.subject,
+    profile: endpoint.profile,
+    maxBytes: req.maxBytes,
+    followRedirects: req.followRedirects,
+    retryStatus: req.retryStatus,
+  };
 }
 
 function unauthorized(subject: string, endpoint: RepositoryEndpoint, credentials: Credentials | undefined, status = 401): RegistryError {

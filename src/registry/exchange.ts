@@ -52,9 +52,8 @@ export function exchange(dispatcher: Dispatcher, opts: ExchangeOptions): Promise
   }
   try {
     dispatcher.dispatch(
-      opts.reset !== undefined
-        ? { origin: opts.url.origin, path: `${opts.url.pathname}${opts.url.search}`, method: opts.method, headers: opts.headers, headersTimeout: opts.headersTimeoutMs, bodyTimeout: opts.bodyTimeoutMs, reset: opts.reset }
-        : { origin: opts.url.origin, path: `${opts.url.pathname}${opts.url.search}`, method: opts.method, headers: opts.headers, headersTimeout: opts.headersTimeoutMs, bodyTimeout: opts.bodyTimeoutMs },
+      // reset undefined is undici's default (it reads `reset ?? null`), so one literal serves both cases.
+      { origin: opts.url.origin, path: `${opts.url.pathname}${opts.url.search}`, method: opts.method, headers: opts.headers, headersTimeout: opts.headersTimeoutMs, bodyTimeout: opts.bodyTimeoutMs, reset: opts.reset },
       x,
     );
   } catch (err) {

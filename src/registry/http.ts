@@ -175,11 +175,20 @@ export class Transport {
     try {
       // The auth session hands over headers with the user-agent already in them (one object, not two).
       const sent = headers['user-agent'] === undefined ? { 'user-agent': userAgent(), ...headers } : headers;
-      const opts: ExchangeOptions =
-        req.method === 'HEAD'
-          ? // undici closes the connection after a HEAD unless told not to; herald's steady state is HEADs.
-            { url, method: 'HEAD', headers: sent, reset: false, headersTimeoutMs: timeoutMs, bodyTimeoutMs: timeoutMs, maxBytes: req.maxBytes, errorBytes: ERROR_BODY_LIMIT, subject: req.subject }
-          : { url, method: req.method, headers: sent, headersTimeoutMs: timeoutMs, bodyTimeoutMs: timeoutMs, deadlineMs: timeoutMs, maxBytes: req.maxBytes, errorBytes: ERROR_BODY_LIMIT, subject: req.subject };
+      const head = req.method === 'HEAD';
+      const opts: ExchangeOptions = {
+        url,
+        method: req.method,
+        headers: sent,
+        // undici closes the connection after a HEAD unless told not to; herald's steady state is HEADs.
+        reset: head ? false : undefined,
+        headersTimeoutMs: timeoutMs,
+        bodyTimeoutMs: timeoutMs,
+        deadlineMs: head ? undefined : timeoutMs,
+        maxBytes: req.maxBytes,
+        errorBytes: ERROR_BODY_LIMIT,
+        subject: req.subject,
+      };
       const res = await exchange(this.dispatcherFor(req.profile), opts);
       status = res.status;
       const flat = res.headers;

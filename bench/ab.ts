@@ -14,45 +14,16 @@
  * tag checks, one HEAD each). CPU is each process's own (bench/cpu-preload.ts). It prints, per build,
  * the medians and the CPU per image beyond start-up: (median CPU of 300 − median CPU of 1) / 299.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { benchImage, startWorld, type World } from './world.js';
+import { join, resolve } from 'node:path';
+import { configText, timed, type ProcessRun } from './watchrepo.js';
+import { startWorld } from './world.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const PRELOAD = pathToFileURL(join(here, 'cpu-preload.js')).href;
 const N = 300;
 
-function configText(world: World, n: number, db: string, watchRepo: boolean): string {
-  const lines = [`db: { path: ${JSON.stringify(db)} }`, 'defaults: { platform: linux/amd64 }', 'registries:', '  - name: bench', `    host: "${world.proxy.host}"`, '    insecure: true', `    username: ${world.username}`, `    password: "${world.password}"`, 'images:'];
-  for (let i = 0; i < n; i++) {
-    const img = benchImage(i);
-    lines.push(`  - name: ${world.proxy.host}/${img.repo}:${img.tag}`);
-    if (watchRepo) lines.push('    watchRepo: true', '    newerOnly: true', '    sortTags: semver');
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-function check(bin: string, config: string, out: string): Promise<{ cpuMs: number; ms: number }> {
-  return new Promise((done, fail) => {
-    rmSync(out, { force: true });
-    const env: NodeJS.ProcessEnv = { ...process.env, BENCH_CPU_OUT: out };
-    // herald reads HERALD_* as config overrides and refuses unknown ones.
-    for (const k of Object.keys(env)) if (k.startsWith('HERALD_')) delete env[k];
-    const t0 = performance.now();
-    const child = spawn(process.execPath, ['--import', PRELOAD, bin, 'check', '--json', '-c', config], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    child.on('error', fail);
-    child.on('close', (code) => {
-      const ms = performance.now() - t0;
-      if (code !== 0) return fail(new Error(`${bin} check -c ${config} exited ${code}: ${stderr.slice(0, 1000)}`));
-      done({ ms, cpuMs: (JSON.parse(readFileSync(out, 'utf8')) as { cpuMs: number }).cpuMs });
-    });
-  });
-}
+/** `herald check --json` of one config, with its CPU (herald's HERALD_* variables are dropped by timed()). */
+const check = (bin: string, config: string, tmp: string): Promise<ProcessRun> => timed([bin, 'check', '--json', '-c', config], tmp);
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -80,18 +51,17 @@ async function main(): Promise<void> {
       const one = join(tmp, `b${k}-one.yml`);
       writeFileSync(big, configText(world, N, join(tmp, `b${k}-big.db`), watchRepo));
       writeFileSync(one, configText(world, 1, join(tmp, `b${k}-one.db`), watchRepo));
-      return { bin, big, one, bigRuns: [] as Array<{ cpuMs: number; ms: number }>, oneRuns: [] as Array<{ cpuMs: number; ms: number }> };
+      return { bin, big, one, bigRuns: [] as ProcessRun[], oneRuns: [] as ProcessRun[] };
     });
-    const out = join(tmp, 'cpu.json');
     for (const b of builds) {
-      await check(b.bin, b.big, out);
-      await check(b.bin, b.one, out);
+      await check(b.bin, b.big, tmp);
+      await check(b.bin, b.one, tmp);
     }
     const load = loadavg();
     for (let r = 0; r < rounds; r++) {
       for (const b of builds) {
-        b.bigRuns.push(await check(b.bin, b.big, out));
-        b.oneRuns.push(await check(b.bin, b.one, out));
+        b.bigRuns.push(await check(b.bin, b.big, tmp));
+        b.oneRuns.push(await check(b.bin, b.one, tmp));
       }
       process.stderr.write(`[ab] round ${r + 1}/${rounds}\n`);
     }

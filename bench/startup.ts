@@ -15,11 +15,10 @@
  * BENCH_STARTUP_BASELINE=/other/checkout/bin/herald adds an older herald to the same rounds (with its
  * own database): a before/after comparison measured side by side.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mintBareClientTokens, type World } from './world.js';
+import { mintBareClientTokens, runNode, type World } from './world.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const IMAGES = 300;
@@ -54,22 +53,11 @@ export interface StartupFigures {
 }
 
 /** Spawns `node --import startup-trace.js args…` and times it from spawn to exit. */
-function timed(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; code: number | null; stdout: string; stderr: string; trace: Record<string, number> }> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, ['--import', join(here, 'startup-trace.js'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = performance.now() - t0;
-      const line = stderr.split('\n').find((l) => l.startsWith('{"startupTrace"'));
-      const trace = line ? (JSON.parse(line) as { startupTrace: Record<string, number> }).startupTrace : {};
-      resolve({ ms, code, stdout, stderr, trace });
-    });
-  });
+async function timed(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; code: number | null; stdout: string; stderr: string; trace: Record<string, number> }> {
+  const run = await runNode(join(here, 'startup-trace.js'), args, env);
+  const line = run.stderr.split('\n').find((l) => l.startsWith('{"startupTrace"'));
+  const trace = line ? (JSON.parse(line) as { startupTrace: Record<string, number> }).startupTrace : {};
+  return { ...run, trace };
 }
 
 export async function measureStartup(

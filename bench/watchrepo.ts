@@ -16,12 +16,11 @@
  * BENCH_HERALD_BEFORE=/path/to/other/checkout/bin/herald adds that herald to every round (its own
  * databases, same registry): a before/after comparison in one run.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { benchImage, mintBareClientTokens, type World } from './world.js';
+import { benchImage, mintBareClientTokens, runNode, type World } from './world.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(here, '..', '..');
@@ -60,7 +59,8 @@ export interface WatchRepoFigures {
   loadAfter: number[];
 }
 
-function configText(world: World, n: number, dbPath: string): string {
+/** The bench's config for n images of `world`: watchRepo images (newerOnly, sortTags semver), or with `watchRepo` false plain tags (one HEAD each). */
+export function configText(world: World, n: number, dbPath: string, watchRepo = true): string {
   const lines = [
     `db: { path: ${JSON.stringify(dbPath)} }`,
     'defaults: { platform: linux/amd64 }',
@@ -74,36 +74,23 @@ function configText(world: World, n: number, dbPath: string): string {
   ];
   for (let i = 0; i < n; i++) {
     const img = benchImage(i);
-    lines.push(`  - name: ${world.proxy.host}/${img.repo}:${img.tag}`, '    watchRepo: true', '    newerOnly: true', '    sortTags: semver');
+    lines.push(`  - name: ${world.proxy.host}/${img.repo}:${img.tag}`);
+    if (watchRepo) lines.push('    watchRepo: true', '    newerOnly: true', '    sortTags: semver');
   }
   return `${lines.join('\n')}\n`;
 }
 
 /** Runs a node process with the CPU preload; wall time from spawn to exit. */
-function timed(args: string[], tmp: string, expectCode = 0): Promise<ProcessRun & { stdout: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const out = join(tmp, 'cpu.json');
-    rmSync(out, { force: true });
-    const env: NodeJS.ProcessEnv = { ...process.env, BENCH_CPU_OUT: out };
-    for (const k of Object.keys(env)) if (k.startsWith('HERALD_')) delete env[k];
-    const t0 = performance.now();
-    const child = spawn(process.execPath, ['--import', PRELOAD, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = performance.now() - t0;
-      if (code !== expectCode) return reject(new Error(`${args.slice(0, 2).join(' ')} exited ${code}: ${stderr.slice(0, 2000)}`));
-      try {
-        const { cpuMs } = JSON.parse(readFileSync(out, 'utf8')) as { cpuMs: number };
-        resolvePromise({ ms, cpuMs, stdout });
-      } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
-  });
+export async function timed(args: string[], tmp: string, expectCode = 0): Promise<ProcessRun & { stdout: string }> {
+  const out = join(tmp, 'cpu.json');
+  rmSync(out, { force: true });
+  const env: NodeJS.ProcessEnv = { ...process.env, BENCH_CPU_OUT: out };
+  // herald reads HERALD_* as config overrides and refuses unknown ones.
+  for (const k of Object.keys(env)) if (k.startsWith('HERALD_')) delete env[k];
+  const { ms, code, stdout, stderr } = await runNode(PRELOAD, args, env);
+  if (code !== expectCode) throw new Error(`${args.slice(0, 2).join(' ')} exited ${code}: ${stderr.slice(0, 2000)}`);
+  const { cpuMs } = JSON.parse(readFileSync(out, 'utf8')) as { cpuMs: number };
+  return { ms, cpuMs, stdout };
 }
 
 async function heraldCheck(configFile: string, n: number, tmp: string, bin = HERALD): Promise<ProcessRun> {

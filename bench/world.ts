@@ -12,6 +12,7 @@
  * exactly the changed ones. Every image is its own repository (the worst case for tokens), shares
  * the same config and layer blobs, and has a manifest of its own (an annotation differs).
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -252,4 +253,18 @@ export function mintBareClientTokens(world: World, n: number, file: string, ttlS
   }
   writeFileSync(file, JSON.stringify(tokens));
   return file;
+}
+
+/** `node --import PRELOAD args…` as its own process, timed from spawn to exit, with what it wrote. */
+export function runNode(preload: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, ['--import', preload, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ ms: performance.now() - t0, code, stdout, stderr }));
+  });
 }

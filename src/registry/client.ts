@@ -21,6 +21,8 @@ import { apiHost, type ImageReference } from '../model/reference.js';
 import { RateLimits, type RateLimitInfo } from './ratelimit.js';
 import { AuthSession, type ChallengeCache, type PrepareSummary, type RepositoryEndpoint } from './session.js';
 import { statusError } from './status.js';
+import { pingKeyOf } from './pings.js';
+import { pullScope } from './challenge.js';
 import { MAX_TAG_PAGES, readTagPages, TAG_PAGE_SIZE, type TagListing } from './tags.js';
 
 export type { RequestEvent, RequestKind } from './http.js';
@@ -32,6 +34,9 @@ export type { TagListing } from './tags.js';
 const HEAD_RETRY_STATUS = (s: number): boolean => s === 429 || s === 502 || s === 503 || s === 504;
 /** Every manifest request sends the same Accept header: one shared headers object (never modified). */
 const MANIFEST_HEADERS: Readonly<Record<string, string>> = Object.freeze({ accept: MANIFEST_ACCEPT });
+/** The same for tag pages and blobs. */
+const TAG_HEADERS: Readonly<Record<string, string>> = Object.freeze({ accept: 'application/json' });
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 export interface RegistryClientOptions {
   /** Per-host settings; `host` may be 'host[:port]' or 'host[:port]/path/prefix' (longest prefix wins). */
@@ -116,7 +121,7 @@ export class RegistryClient {
     const refName = reference ?? ref.digest ?? ref.tag ?? 'latest';
     const subject = subjectOf(ref, refName);
     const res = await this.session.authorized(endpoint, {
-      url: this.url(endpoint, `manifests/${refName}`),
+      path: manifestPath(endpoint, subject, refName),
       method: 'HEAD',
       headers: MANIFEST_HEADERS,
       kind: 'head',
@@ -143,7 +148,7 @@ export class RegistryClient {
     const endpoint = this.endpoint(ref);
     const subject = subjectOf(ref, reference);
     const res = await this.session.authorized(endpoint, {
-      url: this.url(endpoint, `manifests/${reference}`),
+      path: manifestPath(endpoint, subject, reference),
       method: 'GET',
       headers: MANIFEST_HEADERS,
       kind: 'manifest',
@@ -174,9 +179,9 @@ export class RegistryClient {
     if (!isVerifiableDigest(digest)) throw new RegistryError(`${subject}: invalid blob digest "${oneLine(digest, 80)}"`);
     const endpoint = this.endpoint(ref);
     const res = await this.session.authorized(endpoint, {
-      url: this.url(endpoint, `blobs/${digest}`),
+      path: `${endpoint.apiPath}blobs/${digest}`,
       method: 'GET',
-      headers: {},
+      headers: NO_HEADERS,
       kind: 'blob',
       subject,
       maxBytes: this.maxBlobBytes,
@@ -204,17 +209,14 @@ export class RegistryClient {
   async listTags(ref: ImageReference): Promise<TagListing> {
     const endpoint = this.endpoint(ref);
     const subject = `${ref.registry}/${ref.repository}`;
-    const first = this.url(endpoint, 'tags/list');
-    first.searchParams.set('n', String(this.tagPageSize));
     return readTagPages({
-      first,
+      first: `${endpoint.apiPath}tags/list?n=${this.tagPageSize}`,
       origin: endpoint.origin,
       subject,
       pageSize: this.tagPageSize,
       maxPages: this.maxTagPages,
       logger: this.logger,
-      fetchPage: (url) =>
-        this.session.authorized(endpoint, { url, method: 'GET', headers: { accept: 'application/json' }, kind: 'tags', subject, maxBytes: this.maxBlobBytes }),
+      fetchPage: (path) => this.session.authorized(endpoint, { path, method: 'GET', headers: TAG_HEADERS, kind: 'tags', subject, maxBytes: this.maxBlobBytes }),
     });
   }
 
@@ -262,21 +264,33 @@ export class RegistryClient {
     const insecure = entry?.insecure ?? false;
     const profile: ConnectionProfile = { insecure, timeoutMs: entry?.timeout ?? this.defaultTimeoutMs };
     if (entry?.caFile !== undefined) profile.caFile = entry.caFile;
+    const origin = `${insecure ? 'http' : 'https'}://${apiHost(ref.registry)}`;
     return {
       registry: ref.registry,
       repository: ref.repository,
-      origin: `${insecure ? 'http' : 'https'}://${apiHost(ref.registry)}`,
+      origin,
       profile,
+      apiPath: `/v2/${ref.repository}/`,
+      pingKey: pingKeyOf(origin, profile.caFile),
+      scope: pullScope(ref.repository),
     };
-  }
-
-  private url(endpoint: RepositoryEndpoint, path: string): URL {
-    return new URL(`${endpoint.origin}/v2/${endpoint.repository}/${path}`);
   }
 
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * A tag or digest goes into the path as it is (no URL object per request): anything but the
+ * characters tags and digests are made of (a digest from a broken index, say) is refused here
+ * rather than sent.
+ */
+const REFERENCE_CHARS = /^[\w.:+=-]+$/;
+
+function manifestPath(endpoint: RepositoryEndpoint, subject: string, reference: string): string {
+  if (!REFERENCE_CHARS.test(reference)) throw new RegistryError(`${subject}: invalid manifest reference "${oneLine(reference, 80)}"`);
+  return `${endpoint.apiPath}manifests/${reference}`;
+}
 
 function subjectOf(ref: ImageReference, reference: string): string {
   if (reference === ref.tag || reference === ref.digest) return ref.name;

@@ -14,7 +14,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { RegistryError } from '../util/errors.js';
 
 export interface ExchangeOptions {
-  url: URL;
+  origin: string;
+  /** Path and query. */
+  path: string;
   method: 'GET' | 'HEAD';
   headers: Record<string, string>;
   /** Keep the connection after a HEAD (undici closes it unless told). */
@@ -53,7 +55,7 @@ export function exchange(dispatcher: Dispatcher, opts: ExchangeOptions): Promise
   try {
     dispatcher.dispatch(
       // reset undefined is undici's default (it reads `reset ?? null`), so one literal serves both cases.
-      { origin: opts.url.origin, path: `${opts.url.pathname}${opts.url.search}`, method: opts.method, headers: opts.headers, headersTimeout: opts.headersTimeoutMs, bodyTimeout: opts.bodyTimeoutMs, reset: opts.reset },
+      { origin: opts.origin, path: opts.path, method: opts.method, headers: opts.headers, headersTimeout: opts.headersTimeoutMs, bodyTimeout: opts.bodyTimeoutMs, reset: opts.reset },
       x,
     );
   } catch (err) {

@@ -34,7 +34,10 @@ export interface ConnectionProfile {
 }
 
 export interface HttpRequest {
-  url: URL;
+  /** 'https://host[:port]': where the request goes. */
+  origin: string;
+  /** Path and query, '/v2/…'. Two strings, not a URL: a URL object and its getters cost more per request than the rest of the transport's own work. */
+  path: string;
   method: 'GET' | 'HEAD';
   headers: Record<string, string>;
   kind: RequestKind;
@@ -55,7 +58,6 @@ export interface HttpResponse {
   /** Lower-case names; repeated headers joined with ', '. */
   headers: Record<string, string>;
   body: Buffer;
-  url: URL;
 }
 
 export interface TransportOptions {
@@ -83,6 +85,8 @@ const ERROR_BODY_LIMIT = 64 * 1024;
 
 export class Transport {
   private readonly agents = new Map<string, Agent>();
+  /** The agent of each profile object already seen: one lookup per request without building the key. */
+  private agentOf = new WeakMap<ConnectionProfile, Agent>();
   private readonly logger: Logger;
   private readonly retries: number;
   private readonly retryBaseMs: number;
@@ -111,7 +115,7 @@ export class Transport {
       let res: HttpResponse;
       try {
         // Most requests follow no redirects: straight to the one exchange.
-        res = req.followRedirects ? await this.sendFollowingRedirects(req) : await this.sendOnce(req, req.url, req.headers);
+        res = req.followRedirects ? await this.sendFollowingRedirects(req) : await this.sendOnce(req, req.origin, req.path, req.headers);
       } catch (err) {
         const mapped = toRegistryError(req, err);
         if (last || !mapped.retryable) throw mapped;
@@ -138,14 +142,16 @@ export class Transport {
   }
 
   private async sendFollowingRedirects(req: HttpRequest): Promise<HttpResponse> {
-    let url = req.url;
+    let origin = req.origin;
+    let path = req.path;
     let headers = req.headers;
     for (let hop = 0; ; hop++) {
-      const res = await this.sendOnce(req, url, headers);
+      const res = await this.sendOnce(req, origin, path, headers);
       if (!REDIRECT_STATUSES.has(res.status)) return res;
       const location = res.headers.location;
       if (location === undefined) return res;
       if (hop >= MAX_REDIRECTS) throw new RegistryError(`${req.subject}: more than ${MAX_REDIRECTS} redirects`);
+      const url = new URL(`${origin}${path}`);
       let next: URL;
       try {
         next = new URL(location, url);
@@ -161,11 +167,12 @@ export class Transport {
         const { authorization: _dropped, ...rest } = headers;
         headers = rest;
       }
-      url = next;
+      origin = next.origin;
+      path = `${next.pathname}${next.search}`;
     }
   }
 
-  private async sendOnce(req: HttpRequest, url: URL, headers: Record<string, string>): Promise<HttpResponse> {
+  private async sendOnce(req: HttpRequest, origin: string, path: string, headers: Record<string, string>): Promise<HttpResponse> {
     const started = performance.now();
     const timeoutMs = req.profile.timeoutMs;
     let status: number | 'error' = 'error';
@@ -177,7 +184,8 @@ export class Transport {
       const sent = headers['user-agent'] === undefined ? { 'user-agent': userAgent(), ...headers } : headers;
       const head = req.method === 'HEAD';
       const opts: ExchangeOptions = {
-        url,
+        origin,
+        path,
         method: req.method,
         headers: sent,
         // undici closes the connection after a HEAD unless told not to; herald's steady state is HEADs.
@@ -198,11 +206,11 @@ export class Transport {
       // undici marks a fresh connection free only on a later turn of the event loop; a request sent
       // at once would open a second connection to the same origin. One setImmediate avoids that.
       await new Promise<void>(nextTurn);
-      return { status, headers: flat, body, url };
+      return { status, headers: flat, body };
     } finally {
       const durationMs = Math.round((performance.now() - started) * 10) / 10;
       // Guarded: masking the URL costs more than the rest of an unchanged check's bookkeeping.
-      if (this.logger.isLevelEnabled('debug')) this.logger.debug({ method: req.method, url: maskUrlCredentials(url.href), status, ms: durationMs }, 'registry request');
+      if (this.logger.isLevelEnabled('debug')) this.logger.debug({ method: req.method, url: maskUrlCredentials(`${origin}${path}`), status, ms: durationMs }, 'registry request');
       if (this.onRequest) {
         const event: RequestEvent = { registry: req.registry, kind: req.kind, status, durationMs };
         if (rateLimitRemaining !== undefined) event.rateLimitRemaining = rateLimitRemaining;
@@ -217,6 +225,8 @@ export class Transport {
 
   private dispatcherFor(profile: ConnectionProfile): Dispatcher {
     if (this.dispatcher) return this.dispatcher;
+    const known = this.agentOf.get(profile);
+    if (known !== undefined) return known;
     const key = `${profile.insecure}|${profile.caFile ?? ''}|${profile.timeoutMs}`;
     let agent = this.agents.get(key);
     if (!agent) {
@@ -233,12 +243,14 @@ export class Transport {
       });
       this.agents.set(key, agent);
     }
+    this.agentOf.set(profile, agent);
     return agent;
   }
 
   async close(): Promise<void> {
     const agents = [...this.agents.values()];
     this.agents.clear();
+    this.agentOf = new WeakMap();
     await Promise.all(agents.map((a) => a.close().catch(() => undefined)));
   }
 }
@@ -284,7 +296,7 @@ function toRegistryError(req: HttpRequest, err: unknown): RegistryError {
   if (err instanceof RegistryError) return err;
   const e = err as { name?: string; code?: string | number; message?: string; cause?: { code?: string } };
   const code = typeof e.code === 'string' ? e.code : e.cause?.code;
-  const host = req.url.host;
+  const host = hostOf(req.origin);
   const timeout = formatDuration(req.profile.timeoutMs);
   switch (true) {
     case code === 'ECONNREFUSED':
@@ -304,3 +316,12 @@ function toRegistryError(req: HttpRequest, err: unknown): RegistryError {
   }
 }
 
+
+/** 'host[:port]' of an origin, for messages. */
+function hostOf(origin: string): string {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return origin;
+  }
+}

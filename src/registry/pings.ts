@@ -33,7 +33,12 @@ export interface ChallengeCache {
 
 /** Pings are per origin and CA file (one TLS setup talks to one registry). */
 export function pingKey(endpoint: RepositoryEndpoint): string {
-  return `${endpoint.origin}|${endpoint.profile.caFile ?? ''}`;
+  return endpoint.pingKey;
+}
+
+/** The ping key of an endpoint, built once when the endpoint is (RepositoryEndpoint.pingKey). */
+export function pingKeyOf(origin: string, caFile: string | undefined): string {
+  return `${origin}|${caFile ?? ''}`;
 }
 
 export class Pings {
@@ -109,7 +114,8 @@ export class Pings {
 
   private async ask(endpoint: RepositoryEndpoint): Promise<PingResult> {
     const res = await this.transport.send({
-      url: new URL(`${endpoint.origin}/v2/`),
+      origin: endpoint.origin,
+      path: '/v2/',
       method: 'GET',
       headers: {},
       kind: 'ping',

@@ -9,7 +9,7 @@ import type { Logger } from '../util/log.js';
 import { basicAuthorization, type CredentialStore, type Credentials, type TokenCache } from './auth.js';
 import { challengeScopes, chooseChallenge, parseWwwAuthenticate, pullScope, type Challenge } from './challenge.js';
 import { oneLine } from '../util/text.js';
-import { userAgent } from '../util/version.js';
+import { HeaderSets, withAuthorization } from './headers.js';
 import { type ConnectionProfile, type HttpRequest, type HttpResponse, type Transport } from './http.js';
 import { grantedPullScopes, scopeBatches } from './scopes.js';
 import { pingKey, Pings, type ChallengeCache, type PingResult } from './pings.js';
@@ -31,7 +31,18 @@ export interface RepositoryEndpoint {
   /** 'https://registry-1.docker.io', 'http://127.0.0.1:5000' */
   origin: string;
   profile: ConnectionProfile;
+  /** '/v2/<repository>/': the start of every request path. */
+  apiPath: string;
+  /** pingKey() of this endpoint, built once (pings.ts pingKeyOf). */
+  pingKey: string;
+  /** Its pull scope, built once ('repository:<path>:pull'). */
+  scope: string;
+  /** The token-cache key for `scope` under the challenge it was built for: every request needs it, and building it is not free. */
+  tokenKeyMemo?: { challenge: Challenge; key: string };
 }
+
+/** A request as the session takes it: the endpoint gives where it goes and how to connect. */
+export type SessionRequest = Omit<HttpRequest, 'registry' | 'profile' | 'origin'>;
 
 /** What prepare() did, for logs and the benchmark. */
 export interface PrepareSummary {
@@ -53,6 +64,7 @@ interface Authorization {
 export class AuthSession {
   private readonly pings: Pings;
   private readonly tokenRequests = new Map<string, Promise<string>>();
+  private readonly headerSets = new HeaderSets();
 
   constructor(
     private readonly transport: Transport,
@@ -70,19 +82,18 @@ export class AuthSession {
    * The common case (challenge known, token cached) goes straight to the transport: no wait for the
    * settled ping and no async token lookup.
    */
-  authorized(endpoint: RepositoryEndpoint, req: Omit<HttpRequest, 'registry' | 'profile'>): Promise<HttpResponse> {
+  authorized(endpoint: RepositoryEndpoint, req: SessionRequest): Promise<HttpResponse> {
     const ping = this.pings.cached(endpoint);
     if (ping === undefined) return this.pingThenAuthorized(endpoint, req);
-    return this.authorizedWith(endpoint, req, ping, pullScope(endpoint.repository), false);
+    return this.authorizedWith(endpoint, req, ping, endpoint.scope, false);
   }
 
-  private async pingThenAuthorized(endpoint: RepositoryEndpoint, req: Omit<HttpRequest, 'registry' | 'profile'>): Promise<HttpResponse> {
-    const scope = pullScope(endpoint.repository);
-    return this.authorizedWith(endpoint, req, await this.pings.ping(endpoint), scope, false);
+  private async pingThenAuthorized(endpoint: RepositoryEndpoint, req: SessionRequest): Promise<HttpResponse> {
+    return this.authorizedWith(endpoint, req, await this.pings.ping(endpoint), endpoint.scope, false);
   }
 
   /** `again`: the second try after a remembered challenge failed (its failure is not caught again). */
-  private async authorizedWith(endpoint: RepositoryEndpoint, req: Omit<HttpRequest, 'registry' | 'profile'>, ping: PingResult, scope: string, again: boolean): Promise<HttpResponse> {
+  private async authorizedWith(endpoint: RepositoryEndpoint, req: SessionRequest, ping: PingResult, scope: string, again: boolean): Promise<HttpResponse> {
     try {
       let auth = this.cachedAuthorization(endpoint, ping.challenge, scope);
       if (auth === undefined) {
@@ -90,7 +101,7 @@ export class AuthSession {
           ? await this.asAuthFailure(ping, () => this.authorize(endpoint, ping.challenge, [scope], false, req.subject))
           : await this.authorize(endpoint, ping.challenge, [scope], false, req.subject);
       }
-      const res = await this.transport.send(withAuthorization(endpoint, req, auth));
+      const res = await this.transport.send(withAuthorization(endpoint, req, this.headerSets.for(req.headers, auth.header)));
       if (res.status !== 401 && !(res.status === 403 && ping.remembered === true)) return res;
       if (res.status === 403) throw new AuthFailure(unauthorized(req.subject, endpoint, auth.credentials, 403));
       const first = auth;
@@ -107,7 +118,14 @@ export class AuthSession {
   private cachedAuthorization(endpoint: RepositoryEndpoint, challenge: Challenge | undefined, scope: string): Authorization | undefined {
     if (!challenge) return { fresh: false };
     if (challenge.scheme === 'basic') return undefined;
-    const header = this.tokens.authorization(this.tokenKey(endpoint, challenge, scope));
+    const memo = endpoint.tokenKeyMemo;
+    let key: string;
+    if (scope === endpoint.scope && memo !== undefined && memo.challenge === challenge) key = memo.key;
+    else {
+      key = this.tokenKey(endpoint, challenge, scope);
+      if (scope === endpoint.scope) endpoint.tokenKeyMemo = { challenge, key };
+    }
+    const header = this.tokens.authorization(key);
     return header !== undefined ? { header, fresh: false } : undefined;
   }
 
@@ -124,7 +142,7 @@ export class AuthSession {
   /** One round of 401 handling (kept apart so the common path stays small: it runs for every check). */
   private async afterUnauthorized(
     endpoint: RepositoryEndpoint,
-    req: Omit<HttpRequest, 'registry' | 'profile'>,
+    req: SessionRequest,
     ping: PingResult,
     first: Authorization,
     scope: string,
@@ -157,7 +175,7 @@ export class AuthSession {
     } else {
       throw unauthorized(req.subject, endpoint, auth.credentials);
     }
-    const retried = await this.transport.send(withAuthorization(endpoint, req, auth));
+    const retried = await this.transport.send(withAuthorization(endpoint, req, this.headerSets.for(req.headers, auth.header)));
     if (retried.status === 401) throw unauthorized(req.subject, endpoint, auth.credentials);
     return retried;
   }
@@ -322,7 +340,8 @@ export class AuthSession {
     if (credentials) headers.authorization = basicAuthorization(credentials);
 
     const res = await this.transport.send({
-      url: realm,
+      origin: realm.origin,
+      path: `${realm.pathname}${realm.search}`,
       method: 'GET',
       headers,
       kind: 'token',
@@ -351,23 +370,6 @@ class AuthFailure extends Error {
   constructor(readonly failure: RegistryError) {
     super(failure.message);
   }
-}
-
-/** The request as the transport takes it; the headers built once here, user-agent included (the transport then adds none). */
-function withAuthorization(endpoint: RepositoryEndpoint, req: Omit<HttpRequest, 'registry' | 'profile'>, auth: Authorization): HttpRequest {
-  const headers = auth.header !== undefined ? { 'user-agent': userAgent(), ...req.headers, authorization: auth.header } : { 'user-agent': userAgent(), ...req.headers };
-  return {
-    url: req.url,
-    method: req.method,
-    headers,
-    kind: req.kind,
-    registry: endpoint.registry,
-    subject: req.subject,
-    profile: endpoint.profile,
-    maxBytes: req.maxBytes,
-    followRedirects: req.followRedirects,
-    retryStatus: req.retryStatus,
-  };
 }
 
 function unauthorized(subject: string, endpoint: RepositoryEndpoint, credentials: Credentials | undefined, status = 401): RegistryError {

@@ -28,14 +28,16 @@ export interface TagListing {
 }
 
 export interface TagPagesOptions {
-  first: URL;
-  /** Only links to this origin are followed. */
+  /** Path and query of the first page ('/v2/<repository>/tags/list?n=1000'), on `origin`. */
+  first: string;
+  /** Where the pages are; only links to this origin are followed. */
   origin: string;
   /** 'registry/repository', the start of every message. */
   subject: string;
   pageSize: number;
   maxPages: number;
-  fetchPage: (url: URL) => Promise<HttpResponse>;
+  /** Path and query of a page on `origin`. */
+  fetchPage: (path: string) => Promise<HttpResponse>;
   logger: Logger;
 }
 
@@ -43,15 +45,15 @@ export async function readTagPages(opts: TagPagesOptions): Promise<TagListing> {
   const { subject, logger } = opts;
   const seen = new Set<string>();
   const visited = new Set<string>();
-  let url = opts.first;
+  let path = opts.first;
   let pages = 0;
   for (;;) {
     if (pages >= opts.maxPages) {
       logger.warn({ repository: subject, pages }, `${subject}: tag list has more than ${opts.maxPages} pages; using the first ${seen.size} tags`);
       return { tags: [...seen], complete: false, pages };
     }
-    visited.add(url.href);
-    const res = await opts.fetchPage(url);
+    visited.add(path);
+    const res = await opts.fetchPage(path);
     pages++;
     if (res.status !== 200) throw statusError(subject, res, 'tags');
     const pageTags = parseTagPage(res.body, subject);
@@ -60,6 +62,9 @@ export async function readTagPages(opts: TagPagesOptions): Promise<TagListing> {
     const added = seen.size - before;
 
     const link = nextLink(res.headers.link);
+    // The common case, one page and no link, needs no URL object at all.
+    if (link === undefined && pageTags.length !== opts.pageSize) return { tags: [...seen], complete: true, pages };
+    const url = new URL(path, opts.origin);
     let next: URL | undefined;
     if (link !== undefined) {
       try {
@@ -70,17 +75,18 @@ export async function readTagPages(opts: TagPagesOptions): Promise<TagListing> {
       if (next.origin !== opts.origin) {
         throw new RegistryError(`${subject}: the tag list's next-page link points to another origin (${next.origin}); refusing to follow it`);
       }
-    } else if (pageTags.length === opts.pageSize && added > 0 && url.searchParams.has('n')) {
+    } else if (added > 0 && url.searchParams.has('n')) {
       // Nexus drops the Link header when n is given: a full page may not be the last one.
       next = new URL(url);
       next.searchParams.set('last', pageTags[pageTags.length - 1]!);
     }
     if (next === undefined) return { tags: [...seen], complete: true, pages };
-    if (visited.has(next.href) || (pages > 1 && added === 0 && pageTags.length > 0)) {
+    const nextPath = `${next.pathname}${next.search}`;
+    if (visited.has(nextPath) || (pages > 1 && added === 0 && pageTags.length > 0)) {
       logger.warn({ repository: subject, pages }, `${subject}: tag list pagination loops back to tags already read; stopping after ${pages} pages`);
       return { tags: [...seen], complete: false, pages };
     }
-    url = next;
+    path = nextPath;
   }
 }
 

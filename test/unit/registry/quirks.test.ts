@@ -337,3 +337,22 @@ describe('blobs', () => {
     expect((err2 as RegistryError).message).toBe('loop2.example/app:1: more than 5 redirects');
   });
 });
+
+describe('references that go into a request path', () => {
+  it('refuses a platform digest from a broken index before sending it, in one line naming the image', async () => {
+    serve('https://broken.example', () => ({ status: 200, body: '{}', headers: { 'content-type': 'application/json' } }));
+    const c = client();
+    const ref = parseReference('broken.example/acme/app:1.0');
+    for (const bad of ['sha256:../../../v2/other/manifests/x', 'sha256:abc def', 'x?y#z', 'a/b']) {
+      const err = await c.getManifest(ref, bad).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RegistryError);
+      expect((err as Error).message).toMatch(/^broken\.example\/acme\/app[@:].*: invalid manifest reference "/);
+      expect((err as Error).message).not.toContain('\n');
+    }
+    expect(seen.filter((s) => s.path.includes('manifests'))).toEqual([]);
+    // Tags and digests as registries write them still go out as they are.
+    const digest = sha(manifestBody);
+    await expect(c.getManifest(ref, digest)).rejects.toThrow(/digest mismatch|manifest/);
+    expect(seen.some((s) => s.path === `/v2/acme/app/manifests/${digest}`)).toBe(true);
+  });
+});

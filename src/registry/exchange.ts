@@ -12,6 +12,7 @@
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import { RegistryError } from '../util/errors.js';
+import type { HttpRequest } from './http.js';
 
 export interface ExchangeOptions {
   origin: string;
@@ -31,6 +32,15 @@ export interface ExchangeOptions {
   errorBytes: number;
   /** Prefix of error messages. */
   subject: string;
+  /** Told of the answer's status and headers (or 'error') as the exchange settles, before its promise does. */
+  observer?: ExchangeObserver;
+  /** The observer's own: the request this exchange sends, and when it started (performance.now()). */
+  request?: HttpRequest;
+  started?: number;
+}
+
+export interface ExchangeObserver {
+  settled(opts: ExchangeOptions, status: number | 'error', headers: Record<string, string> | undefined): void;
 }
 
 export interface Exchanged {
@@ -102,8 +112,23 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     this.settled = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
+    const observer = this.opts.observer;
+    if (observer !== undefined) {
+      try {
+        observer.settled(this.opts, err === undefined ? value!.status : 'error', err === undefined ? value!.headers : undefined);
+      } catch {
+        // bookkeeping must not lose the answer
+      }
+    }
     if (err !== undefined) this.reject(err);
-    else this.resolve(value!);
+    // undici makes a connection free again on the next turn of the event loop, with a setImmediate
+    // it queues right after this handler returns: a request sent before that would open another
+    // connection to the origin. So the answer is handed over after undici's turn: queued from a
+    // microtask (which runs once undici's code has returned), on the next turn.
+    else {
+      const resolve = this.resolve;
+      queueMicrotask(() => setImmediate(resolve, value!));
+    }
   }
 
   fail(err: Error): void {

@@ -13,7 +13,7 @@ import { RegistryError, errorMessage } from '../util/errors.js';
 import { maskUrlCredentials, silentLogger, type Logger } from '../util/log.js';
 import { userAgent } from '../util/version.js';
 import { parseRateLimitHeader, type RateLimits } from './ratelimit.js';
-import { exchange, type ExchangeOptions } from './exchange.js';
+import { exchange, type ExchangeObserver, type ExchangeOptions } from './exchange.js';
 import { undiciAgent } from '../util/undici.js';
 
 export type RequestKind = 'ping' | 'token' | 'head' | 'manifest' | 'blob' | 'tags';
@@ -76,14 +76,10 @@ export interface TransportOptions {
 const MAX_REDIRECTS = 5;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const defaultRetryStatus = (s: number): boolean => s === 429 || s >= 500;
-/** A promise executor that resolves on the next turn of the event loop (one function for every request). */
-const nextTurn = (resolve: () => void): void => {
-  setImmediate(resolve);
-};
 /** Error bodies are read for their message only, never in full. */
 const ERROR_BODY_LIMIT = 64 * 1024;
 
-export class Transport {
+export class Transport implements ExchangeObserver {
   private readonly agents = new Map<string, Agent>();
   /** The agent of each profile object already seen: one lookup per request without building the key. */
   private agentOf = new WeakMap<ConnectionProfile, Agent>();
@@ -172,53 +168,56 @@ export class Transport {
     }
   }
 
-  private async sendOnce(req: HttpRequest, origin: string, path: string, headers: Record<string, string>): Promise<HttpResponse> {
-    const started = performance.now();
+  /**
+   * One exchange, no retries. Not async: the exchange's own promise is the answer, and the
+   * bookkeeping (rate limits, request event, debug line) runs as it settles (settled() below), so a
+   * request costs no promise or await here.
+   */
+  private sendOnce(req: HttpRequest, origin: string, path: string, headers: Record<string, string>): Promise<HttpResponse> {
     const timeoutMs = req.profile.timeoutMs;
-    let status: number | 'error' = 'error';
+    // The auth session hands over headers with the user-agent already in them (one object, not two).
+    const sent = headers['user-agent'] === undefined ? { 'user-agent': userAgent(), ...headers } : headers;
+    const head = req.method === 'HEAD';
+    const opts: ExchangeOptions = {
+      origin,
+      path,
+      method: req.method,
+      headers: sent,
+      // undici closes the connection after a HEAD unless told not to; herald's steady state is HEADs.
+      reset: head ? false : undefined,
+      headersTimeoutMs: timeoutMs,
+      bodyTimeoutMs: timeoutMs,
+      // An overall deadline for requests with a body. A HEAD has no body: the connect and headers
+      // timeouts bound it, and it skips the timer (the HEAD is herald's steady state).
+      deadlineMs: head ? undefined : timeoutMs,
+      maxBytes: req.maxBytes,
+      errorBytes: ERROR_BODY_LIMIT,
+      subject: req.subject,
+      observer: this,
+      request: req,
+      started: performance.now(),
+    };
+    return exchange(this.dispatcherFor(req.profile), opts);
+  }
+
+  /** ExchangeObserver: what every answer (or failure) is recorded as, as it settles. */
+  settled(opts: ExchangeOptions, status: number | 'error', headers: Record<string, string> | undefined): void {
+    const req = opts.request!;
     let rateLimitRemaining: number | undefined;
-    // An overall deadline for requests with a body. A HEAD has no body: the connect and headers
-    // timeouts bound it, and it skips the timer (the HEAD is herald's steady state).
-    try {
-      // The auth session hands over headers with the user-agent already in them (one object, not two).
-      const sent = headers['user-agent'] === undefined ? { 'user-agent': userAgent(), ...headers } : headers;
-      const head = req.method === 'HEAD';
-      const opts: ExchangeOptions = {
-        origin,
-        path,
-        method: req.method,
-        headers: sent,
-        // undici closes the connection after a HEAD unless told not to; herald's steady state is HEADs.
-        reset: head ? false : undefined,
-        headersTimeoutMs: timeoutMs,
-        bodyTimeoutMs: timeoutMs,
-        deadlineMs: head ? undefined : timeoutMs,
-        maxBytes: req.maxBytes,
-        errorBytes: ERROR_BODY_LIMIT,
-        subject: req.subject,
-      };
-      const res = await exchange(this.dispatcherFor(req.profile), opts);
-      status = res.status;
-      const flat = res.headers;
-      rateLimitRemaining = parseRateLimitHeader(flat['ratelimit-remaining'])?.value;
-      this.rateLimits?.observe(req.registry, status, flat, status === 429 ? parseRetryAfter(flat['retry-after']) : undefined);
-      const body = res.body;
-      // undici marks a fresh connection free only on a later turn of the event loop; a request sent
-      // at once would open a second connection to the same origin. One setImmediate avoids that.
-      await new Promise<void>(nextTurn);
-      return { status, headers: flat, body };
-    } finally {
-      const durationMs = Math.round((performance.now() - started) * 10) / 10;
-      // Guarded: masking the URL costs more than the rest of an unchanged check's bookkeeping.
-      if (this.logger.isLevelEnabled('debug')) this.logger.debug({ method: req.method, url: maskUrlCredentials(`${origin}${path}`), status, ms: durationMs }, 'registry request');
-      if (this.onRequest) {
-        const event: RequestEvent = { registry: req.registry, kind: req.kind, status, durationMs };
-        if (rateLimitRemaining !== undefined) event.rateLimitRemaining = rateLimitRemaining;
-        try {
-          this.onRequest(event);
-        } catch {
-          // a metrics hook must not break a check
-        }
+    if (headers !== undefined && status !== 'error') {
+      rateLimitRemaining = parseRateLimitHeader(headers['ratelimit-remaining'])?.value;
+      this.rateLimits?.observe(req.registry, status, headers, status === 429 ? parseRetryAfter(headers['retry-after']) : undefined);
+    }
+    const durationMs = Math.round((performance.now() - opts.started!) * 10) / 10;
+    // Guarded: masking the URL costs more than the rest of an unchanged check's bookkeeping.
+    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ method: req.method, url: maskUrlCredentials(`${opts.origin}${opts.path}`), status, ms: durationMs }, 'registry request');
+    if (this.onRequest) {
+      const event: RequestEvent = { registry: req.registry, kind: req.kind, status, durationMs };
+      if (rateLimitRemaining !== undefined) event.rateLimitRemaining = rateLimitRemaining;
+      try {
+        this.onRequest(event);
+      } catch {
+        // a metrics hook must not break a check
       }
     }
   }

@@ -121,6 +121,21 @@ export class CredentialStore {
     return matchRegistryEntry(this.registries, registry, repository);
   }
 
+  /** lookup() of each repository, with one lookup per registries entry (or per registry, from docker's config.json) rather than one per repository. */
+  lookupAll(repositories: ReadonlyArray<{ registry: string; repository: string }>): Promise<Array<Credentials | undefined>> {
+    const lookups = new Map<unknown, Promise<Credentials | undefined>>();
+    return Promise.all(
+      repositories.map(({ registry, repository }) => {
+        const entry = this.entryFor(registry, repository);
+        // What lookup() answers depends on this alone.
+        const key = entry?.username !== undefined && entry.username.length > 0 ? entry : registry;
+        let lookup = lookups.get(key);
+        if (lookup === undefined) lookups.set(key, (lookup = this.lookup(registry, repository)));
+        return lookup;
+      }),
+    );
+  }
+
   /** Credentials for an image, or undefined for anonymous access. Never throws. */
   async lookup(registry: string, repository: string): Promise<Credentials | undefined> {
     const entry = this.entryFor(registry, repository);

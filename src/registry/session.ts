@@ -7,7 +7,7 @@
 import { RegistryError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { basicAuthorization, type CredentialStore, type Credentials, type TokenCache } from './auth.js';
-import { challengeScopes, chooseChallenge, parseWwwAuthenticate, pullScope, type Challenge } from './challenge.js';
+import { challengeScopes, chooseChallenge, parseWwwAuthenticate, type Challenge } from './challenge.js';
 import { oneLine } from '../util/text.js';
 import { HeaderSets, withAuthorization } from './headers.js';
 import { type ConnectionProfile, type HttpRequest, type HttpResponse, type Transport } from './http.js';
@@ -118,13 +118,7 @@ export class AuthSession {
   private cachedAuthorization(endpoint: RepositoryEndpoint, challenge: Challenge | undefined, scope: string): Authorization | undefined {
     if (!challenge) return { fresh: false };
     if (challenge.scheme === 'basic') return undefined;
-    const memo = endpoint.tokenKeyMemo;
-    let key: string;
-    if (scope === endpoint.scope && memo !== undefined && memo.challenge === challenge) key = memo.key;
-    else {
-      key = this.tokenKey(endpoint, challenge, scope);
-      if (scope === endpoint.scope) endpoint.tokenKeyMemo = { challenge, key };
-    }
+    const key = scope === endpoint.scope ? this.scopeTokenKey(endpoint, challenge) : this.tokenKey(endpoint, challenge, scope);
     const header = this.tokens.authorization(key);
     return header !== undefined ? { header, fresh: false } : undefined;
   }
@@ -213,11 +207,17 @@ export class AuthSession {
         // One batch family per set of credentials (registries entries may differ by path prefix).
         const families = new Map<string, { credentials: Credentials | undefined; endpoints: RepositoryEndpoint[] }>();
         const seen = new Set<string>();
+        const wanted: RepositoryEndpoint[] = [];
         for (const t of group) {
-          const key = this.tokenKey(t, challenge, [pullScope(t.repository)]);
+          const key = this.scopeTokenKey(t, challenge);
           if (seen.has(key) || this.tokens.get(key) !== undefined) continue;
           seen.add(key);
-          const credentials = await this.credentials.lookup(t.registry, t.repository);
+          wanted.push(t);
+        }
+        const found = await this.credentials.lookupAll(wanted);
+        for (let i = 0; i < wanted.length; i++) {
+          const t = wanted[i]!;
+          const credentials = found[i];
           const id = credentials ? `${credentials.username}\u0000${credentials.password}` : '';
           const family = families.get(id) ?? { credentials, endpoints: [] };
           family.endpoints.push(t);
@@ -225,7 +225,7 @@ export class AuthSession {
         }
         for (const { credentials, endpoints: members } of families.values()) {
           const realmBase = `${challenge.params.realm ?? ''}?service=${encodeURIComponent(challenge.params.service ?? '')}`;
-          const byScope = new Map(members.map((t) => [pullScope(t.repository), t]));
+          const byScope = new Map(members.map((t) => [t.scope, t]));
           for (const batch of scopeBatches(realmBase, [...byScope.keys()])) {
             jobs.push(async () => {
               const ok = await this.prefetchBatch(challenge, batch.map((s) => byScope.get(s)!), credentials, summary);
@@ -254,7 +254,7 @@ export class AuthSession {
   /** One token for a batch of repositories; false when it was refused. */
   private async prefetchBatch(challenge: Challenge, endpoints: RepositoryEndpoint[], credentials: Credentials | undefined, summary: PrepareSummary): Promise<boolean> {
     const first = endpoints[0]!;
-    const scopes = endpoints.map((t) => pullScope(t.repository));
+    const scopes = endpoints.map((t) => t.scope);
     summary.tokenRequests++;
     summary.scopes += scopes.length;
     let answer: { token: string; expiresIn: number | undefined };
@@ -269,15 +269,23 @@ export class AuthSession {
     const granted = grantedPullScopes(answer.token);
     const header = `Bearer ${answer.token}`; // one string for every repository the token serves
     for (const t of endpoints) {
-      const scope = pullScope(t.repository);
-      if (granted !== undefined && !granted.has(scope)) continue;
-      this.tokens.set(this.tokenKey(t, challenge, [scope]), answer.token, answer.expiresIn, header);
+      if (granted !== undefined && !granted.has(t.scope)) continue;
+      this.tokens.set(this.scopeTokenKey(t, challenge), answer.token, answer.expiresIn, header);
       summary.cached++;
     }
     if (granted !== undefined && granted.size < scopes.length) {
       this.logger.debug({ registry: first.registry, asked: scopes.length, granted: granted.size }, 'token granted only some scopes; the others get their own token');
     }
     return true;
+  }
+
+  /** tokenKey() of the endpoint's own pull scope, built once per challenge and kept on the endpoint: every request needs it. */
+  private scopeTokenKey(endpoint: RepositoryEndpoint, challenge: Challenge): string {
+    const memo = endpoint.tokenKeyMemo;
+    if (memo !== undefined && memo.challenge === challenge) return memo.key;
+    const key = this.tokenKey(endpoint, challenge, endpoint.scope);
+    endpoint.tokenKeyMemo = { challenge, key };
+    return key;
   }
 
   /** `scopes`: one scope as a string is the same key as a list of just that scope. */

@@ -10,6 +10,7 @@
 import { FAILSAFE_SCHEMA, load, Type, type LoadOptions } from 'js-yaml';
 import { displayPath, type KeyPath } from './problems.js';
 import type { YamlSource } from './source.js';
+import { imagesBlock, type ImagesBlock } from './fast-images.js';
 
 // yaml's YAML 1.2 core schema (node_modules/yaml/dist/schema/core/*.js, common/null.js), test by
 // test, in its order, each resolved the way yaml resolves it. js-yaml's own CORE_SCHEMA differs
@@ -64,6 +65,22 @@ const CORE_TYPES = [
   }),
 ];
 const SCHEMA = FAILSAFE_SCHEMA.extend({ implicit: CORE_TYPES });
+
+/** A plain scalar as js-yaml resolves it with SCHEMA: the first core type that takes it, else the string. */
+function plainScalar(plain: string): unknown {
+  // A letter other than n, t or f (either case) starts no core type's match (see nullStart and the others).
+  const c = plain.charCodeAt(0) | 0x20;
+  if (c >= 0x61 && c <= 0x7a && c !== 0x6e && c !== 0x74 && c !== 0x66) return plain;
+  for (let i = 0; i < CORE_TYPES.length; i++) {
+    const type = CORE_TYPES[i]!;
+    if (type.resolve(plain)) return type.construct(plain);
+  }
+  return plain;
+}
+
+const NOT_TAKEN = Symbol('not taken');
+
+const isRecord = (data: unknown): data is Record<string, unknown> => data !== null && typeof data === 'object' && !Array.isArray(data);
 
 /**
  * js-yaml's own limit, half the full path's: it counts every node (a scalar too) where yaml's check
@@ -219,15 +236,37 @@ export function fastYaml(file: string, text: string, full: () => YamlSource): Ya
       declined = true;
     }
   };
-  let data: unknown;
-  try {
-    const options = { schema: SCHEMA, json: false, maxDepth: FAST_MAX_DEPTH, listener } as unknown as LoadOptions;
-    data = load(text, options);
-  } catch {
-    return undefined;
+  /** The document read by the images shortcut (fast-images.ts), or NOT_TAKEN. */
+  function withImages(images: ImagesBlock | undefined, options: LoadOptions): unknown {
+    if (images === undefined) return NOT_TAKEN;
+    let rest: unknown;
+    try {
+      rest = load(images.rest, options);
+    } catch {
+      return NOT_TAKEN;
+    }
+    if (declined || !isRecord(rest) || rest.images !== null) return NOT_TAKEN;
+    rest.images = images.items;
+    images.items.forEach((item, i) => lines.set(item, images.lines[i]!));
+    return rest;
+  }
+  const options = { schema: SCHEMA, json: false, maxDepth: FAST_MAX_DEPTH, listener } as unknown as LoadOptions;
+  let data = withImages(imagesBlock(text, plainScalar), options);
+  if (data === NOT_TAKEN) {
+    // No list for the shortcut, or the text around it read otherwise (an error, a decline, an
+    // `images` with a value of its own): the whole text, as if there were no shortcut.
+    opens.length = 0;
+    lines.clear();
+    declined = false;
+    try {
+      data = load(text, options);
+    } catch {
+      return undefined;
+    }
   }
   if (declined) return undefined;
   if (data === undefined) data = null;
+
   // A config is a mapping and an include file a list: a scalar document is an error in any case,
   // and a document-level scalar is where js-yaml and yaml read indentation differently.
   if (data !== null && typeof data !== 'object') return undefined;

@@ -43,6 +43,8 @@ export interface EnvResult {
 
 /** The variable responsible for a key path: the one that set it or one of its ancestors. */
 export function envOrigin(origins: EnvOrigins, path: KeyPath): string | undefined {
+  // The usual case, asked once per image: no HERALD_* override at all.
+  if (origins.size === 0) return undefined;
   for (let end = path.length; end >= 0; end--) {
     const name = origins.get(JSON.stringify(path.slice(0, end)));
     if (name !== undefined) return name;

@@ -10,6 +10,7 @@
 import { FAILSAFE_SCHEMA, load, Type, type LoadOptions } from 'js-yaml';
 import { displayPath, type KeyPath } from './problems.js';
 import type { YamlSource } from './source.js';
+import { imagesBlock, type ImagesBlock } from './fast-images.js';
 
 // yaml's YAML 1.2 core schema (node_modules/yaml/dist/schema/core/*.js, common/null.js), test by
 // test, in its order, each resolved the way yaml resolves it. js-yaml's own CORE_SCHEMA differs
@@ -25,23 +26,61 @@ const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
 
 const isText = (data: unknown): data is string => typeof data === 'string';
 
+/**
+ * The first character each test can match: js-yaml tries every type on every plain scalar (keys
+ * too), and most start with a letter no test takes, so they skip the regexes. Each set is the
+ * first characters its regexes allow (none for the empty string, which only NULL matches).
+ */
+const nullStart = (d: string): boolean => {
+  const c = d.charCodeAt(0);
+  return d.length === 0 || c === 0x7e || c === 0x6e || c === 0x4e; // ~ n N
+};
+const boolStart = (d: string): boolean => {
+  const c = d.charCodeAt(0);
+  return c === 0x74 || c === 0x54 || c === 0x66 || c === 0x46; // t T f F
+};
+const numberStart = (d: string): boolean => {
+  const c = d.charCodeAt(0);
+  return (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e; // 0-9 + - .
+};
+
 /** js-yaml keeps one type per tag, so yaml's three int tests are one type here, its three float tests another. */
 const CORE_TYPES = [
-  new Type('tag:yaml.org,2002:null', { kind: 'scalar', resolve: (d: unknown) => isText(d) && NULL.test(d), construct: () => null }),
-  new Type('tag:yaml.org,2002:bool', { kind: 'scalar', resolve: (d: unknown) => isText(d) && BOOL.test(d), construct: (d: string) => d[0] === 't' || d[0] === 'T' }),
+  new Type('tag:yaml.org,2002:null', { kind: 'scalar', resolve: (d: unknown) => isText(d) && nullStart(d) && NULL.test(d), construct: () => null }),
+  new Type('tag:yaml.org,2002:bool', {
+    kind: 'scalar',
+    resolve: (d: unknown) => isText(d) && boolStart(d) && BOOL.test(d),
+    construct: (d: string) => d[0] === 't' || d[0] === 'T',
+  }),
   new Type('tag:yaml.org,2002:int', {
     kind: 'scalar',
-    resolve: (d: unknown) => isText(d) && (INT_OCT.test(d) || INT.test(d) || INT_HEX.test(d)),
+    resolve: (d: unknown) => isText(d) && numberStart(d) && (INT_OCT.test(d) || INT.test(d) || INT_HEX.test(d)),
     construct: (d: string) => (INT_OCT.test(d) ? parseInt(d.substring(2), 8) : INT.test(d) ? parseInt(d, 10) : parseInt(d.substring(2), 16)),
   }),
   new Type('tag:yaml.org,2002:float', {
     kind: 'scalar',
-    resolve: (d: unknown) => isText(d) && (FLOAT_NAN.test(d) || FLOAT_EXP.test(d) || FLOAT.test(d)),
+    resolve: (d: unknown) => isText(d) && numberStart(d) && (FLOAT_NAN.test(d) || FLOAT_EXP.test(d) || FLOAT.test(d)),
     construct: (d: string) =>
       FLOAT_NAN.test(d) ? (d.slice(-3).toLowerCase() === 'nan' ? NaN : d[0] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY) : parseFloat(d),
   }),
 ];
 const SCHEMA = FAILSAFE_SCHEMA.extend({ implicit: CORE_TYPES });
+
+/** A plain scalar as js-yaml resolves it with SCHEMA: the first core type that takes it, else the string. */
+function plainScalar(plain: string): unknown {
+  // A letter other than n, t or f (either case) starts no core type's match (see nullStart and the others).
+  const c = plain.charCodeAt(0) | 0x20;
+  if (c >= 0x61 && c <= 0x7a && c !== 0x6e && c !== 0x74 && c !== 0x66) return plain;
+  for (let i = 0; i < CORE_TYPES.length; i++) {
+    const type = CORE_TYPES[i]!;
+    if (type.resolve(plain)) return type.construct(plain);
+  }
+  return plain;
+}
+
+const NOT_TAKEN = Symbol('not taken');
+
+const isRecord = (data: unknown): data is Record<string, unknown> => data !== null && typeof data === 'object' && !Array.isArray(data);
 
 /**
  * js-yaml's own limit, half the full path's: it counts every node (a scalar too) where yaml's check
@@ -84,8 +123,8 @@ function awkwardLayout(text: string): boolean {
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
-    const item = EMPTY_ITEM.exec(line);
-    const key = item === null && EMPTY_KEY.test(line) && !line.trimStart().startsWith('#');
+    const item = startsWithDash(line) ? EMPTY_ITEM.exec(line) : null;
+    const key = item === null && mayEndKey(line) && EMPTY_KEY.test(line) && !line.trimStart().startsWith('#');
     if (item === null && !key) continue;
     // The next line with content; js-yaml skips blank and comment lines the same way.
     let comment = false;
@@ -102,6 +141,21 @@ function awkwardLayout(text: string): boolean {
     if (comment && !ITEM_OR_KEY.test(content)) return true;
   }
   return false;
+}
+
+/** Whether the line's first character after blanks is `-`: EMPTY_ITEM cannot match otherwise. */
+function startsWithDash(line: string): boolean {
+  let at = 0;
+  while (line.charCodeAt(at) === 0x20 || line.charCodeAt(at) === 0x09) at++;
+  return line.charCodeAt(at) === 0x2d;
+}
+
+/** Whether EMPTY_KEY may match: a comment, or `:` as the last character before trailing blanks. */
+function mayEndKey(line: string): boolean {
+  if (line.includes('#')) return true;
+  let at = line.length - 1;
+  for (let c = line.charCodeAt(at); c === 0x20 || c === 0x09 || c === 0x0d; c = line.charCodeAt(--at));
+  return line.charCodeAt(at) === 0x3a;
 }
 
 const QUOTE = 0x22;
@@ -147,7 +201,12 @@ function awkward(text: string, from: number, end: number, parentFrom: number | u
   return text[before] !== ':';
 }
 
-type Shape = Map<string, Shape> | Shape[] | null;
+/** A mapping whose values are all scalars (every image entry, most sections): its keys, no Map. */
+class LeafKeys {
+  constructor(readonly keys: readonly string[]) {}
+}
+
+type Shape = Map<string, Shape> | LeafKeys | Shape[] | null;
 
 interface ListenerState {
   line: number;
@@ -177,15 +236,37 @@ export function fastYaml(file: string, text: string, full: () => YamlSource): Ya
       declined = true;
     }
   };
-  let data: unknown;
-  try {
-    const options = { schema: SCHEMA, json: false, maxDepth: FAST_MAX_DEPTH, listener } as unknown as LoadOptions;
-    data = load(text, options);
-  } catch {
-    return undefined;
+  /** The document read by the images shortcut (fast-images.ts), or NOT_TAKEN. */
+  function withImages(images: ImagesBlock | undefined, options: LoadOptions): unknown {
+    if (images === undefined) return NOT_TAKEN;
+    let rest: unknown;
+    try {
+      rest = load(images.rest, options);
+    } catch {
+      return NOT_TAKEN;
+    }
+    if (declined || !isRecord(rest) || rest.images !== null) return NOT_TAKEN;
+    rest.images = images.items;
+    images.items.forEach((item, i) => lines.set(item, images.lines[i]!));
+    return rest;
+  }
+  const options = { schema: SCHEMA, json: false, maxDepth: FAST_MAX_DEPTH, listener } as unknown as LoadOptions;
+  let data = withImages(imagesBlock(text, plainScalar), options);
+  if (data === NOT_TAKEN) {
+    // No list for the shortcut, or the text around it read otherwise (an error, a decline, an
+    // `images` with a value of its own): the whole text, as if there were no shortcut.
+    opens.length = 0;
+    lines.clear();
+    declined = false;
+    try {
+      data = load(text, options);
+    } catch {
+      return undefined;
+    }
   }
   if (declined) return undefined;
   if (data === undefined) data = null;
+
   // A config is a mapping and an include file a list: a scalar document is an error in any case,
   // and a document-level scalar is where js-yaml and yaml read indentation differently.
   if (data !== null && typeof data !== 'object') return undefined;
@@ -235,9 +316,16 @@ function shapeOf(value: unknown): Shape | undefined {
     }
     return items;
   }
-  const keys = new Map<string, Shape>();
-  for (const key of Object.keys(value)) {
+  const names = Object.keys(value);
+  let leaves = true;
+  for (const key of names) {
     if (key === '<<' || key === 'null') return undefined;
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== null && typeof item === 'object') leaves = false;
+  }
+  if (leaves) return new LeafKeys(names);
+  const keys = new Map<string, Shape>();
+  for (const key of names) {
     const shape = shapeOf((value as Record<string, unknown>)[key]);
     if (shape === undefined) return undefined;
     keys.set(key, shape);
@@ -256,6 +344,9 @@ function hasPath(shape: Shape, keyPath: KeyPath): boolean {
       const next = node.get(String(segment));
       if (next === undefined) return false;
       node = next;
+    } else if (node instanceof LeafKeys) {
+      if (!node.keys.includes(String(segment))) return false;
+      node = null;
     } else {
       return false;
     }

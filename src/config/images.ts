@@ -7,15 +7,15 @@ import { fsReason } from '../util/fs.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../util/errors.js';
-import { parseReference } from '../model/reference.js';
+import { parseReference, type ImageReference } from '../model/reference.js';
 import { humanize } from './humanize.js';
 import { stripNulls, type LoadedConfig } from './load.js';
 import { ConfigProblems, displayPath, problemLine, sortLines, type KeyPath, type Locator, type Problem } from './problems.js';
 import { includeFileSchema } from './schema.js';
 import { applyDefaults, newerOnlyTagProblem, type ImageEntry } from '../sources/image-options.js';
 import type { WatchedImage } from '../model/image.js';
-import { parseYaml, type YamlSource } from './source.js';
-import { imageNameProblem, notifierRefProblems } from './validate.js';
+import { loadFullYaml, readYaml, type YamlSource } from './source.js';
+import { notifierRefProblems } from './validate.js';
 
 
 
@@ -51,33 +51,42 @@ export async function resolveImages(loaded: LoadedConfig): Promise<WatchedImage[
   const notifierNames = config.notifiers.map((n) => n.name);
   const seen = new Map<string, Declared>();
   const images: WatchedImage[] = [];
+  // Worded after the loop, when yaml (for their positions) is loaded: see loadFullYaml.
+  const found: Array<{ entry: Declared; problem: Problem }> = [];
   for (const entry of declared) {
-    const report = (problem: Problem): void => {
-      problems.push(problemLine(entry.locate, { ...problem, path: [...entry.path, ...problem.path] }, entry.root));
-    };
-    const bad = imageNameProblem(entry.image.name);
-    if (bad !== undefined) {
-      report({ path: ['name'], message: bad });
+    let ref: ImageReference;
+    try {
+      ref = parseReference(entry.image.name);
+    } catch (err) {
+      found.push({ entry, problem: { path: ['name'], message: errorMessage(err) } });
       continue;
     }
-    for (const problem of notifierRefProblems(entry.image.notifiers, notifierNames, ['notifiers'])) report(problem);
+    if (entry.image.notifiers !== undefined) {
+      for (const problem of notifierRefProblems(entry.image.notifiers, notifierNames, ['notifiers'])) found.push({ entry, problem });
+    }
 
-    const image = applyDefaults(entry.image, config.defaults, parseReference(entry.image.name), entry.source);
+    const image = applyDefaults(entry.image, config.defaults, ref, entry.source);
     const versionProblem = newerOnlyTagProblem(image);
     if (versionProblem !== undefined) {
-      report({ path: ['name'], message: versionProblem });
+      found.push({ entry, problem: { path: ['name'], message: versionProblem } });
       continue;
     }
-    const key = `${image.ref.name}\u0000${image.platform}`;
+    const key = `${ref.name}\u0000${image.platform}`;
     const first = seen.get(key);
     if (first !== undefined) {
-      report({ path: ['name'], message: `${image.ref.name} for ${image.platform} is already watched (declared at ${first.source})` });
+      found.push({ entry, problem: { path: ['name'], message: `${ref.name} for ${image.platform} is already watched (declared at ${first.source})` } });
       continue;
     }
     seen.set(key, entry);
     images.push(image);
   }
 
+  if (found.length > 0) {
+    await loadFullYaml();
+    for (const { entry, problem } of found) {
+      problems.push(problemLine(entry.locate, { ...problem, path: [...entry.path, ...problem.path] }, entry.root));
+    }
+  }
   if (problems.length > 0) throw new ConfigProblems(problems);
   return images;
 }
@@ -96,6 +105,7 @@ async function includeFiles(loaded: LoadedConfig, problems: string[]): Promise<s
       const files = await glob(pattern, { cwd: loaded.dir, absolute: true, onlyFiles: true, expandDirectories: false });
       for (const file of files) if (path.resolve(file) !== own) found.add(path.resolve(file));
     } catch (err) {
+      await loadFullYaml();
       problems.push(problemLine(loaded.locate, { path: ['include', i], message: `cannot expand ${JSON.stringify(pattern)}: ${errorMessage(err)}` }));
     }
   }
@@ -110,18 +120,19 @@ async function readIncludeFile(file: string): Promise<{ images: Declared[]; prob
   } catch (err) {
     return { images: [], problems: [`${shown}: cannot read include file: ${fsReason(err)}`] };
   }
-  const source = parseYaml(file, text);
-  const read = includeImages(source);
-  // A problem in data read by the fast path: read again by the full one, for its positions.
-  return read.problems.length > 0 && source.fast ? includeImages(parseYaml(file, text, { full: true })) : read;
+  const source = await readYaml(file, text);
+  // undefined: a problem in data read by the fast path; read again by the full one, for its positions.
+  return includeImages(source) ?? includeImages(await readYaml(file, text, { full: true }))!;
 }
 
-function includeImages(source: YamlSource): { images: Declared[]; problems: string[] } {
+/** The file's images or its problems; undefined for a problem in fast-path data, which the full path words. */
+function includeImages(source: YamlSource): { images: Declared[]; problems: string[] } | undefined {
   if (source.errors.length > 0) return { images: [], problems: source.errors };
 
   const data = source.data === null || source.data === undefined ? [] : stripNulls(source.data);
   const parsed = includeFileSchema.safeParse(data);
   if (!parsed.success) {
+    if (source.fast) return undefined;
     const context = { root: includeFileSchema, data, has: source.has };
     const problems = parsed.error.issues.flatMap((issue) => humanize(issue, context)).map((problem) => problemLine(source.locate, problem, INCLUDE_ROOT));
     return { images: [], problems: sortLines([...new Set(problems)]) };

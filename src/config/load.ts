@@ -18,7 +18,7 @@ import { humanize, quote } from './humanize.js';
 import { ConfigProblems, displayPath, problemLine, sortLines, type KeyPath, type Locator, type Problem } from './problems.js';
 import { configSchema, type Config } from './schema.js';
 import { schemaAt } from './schema-walk.js';
-import { parseYaml, type YamlSource } from './source.js';
+import { readYaml, type YamlSource } from './source.js';
 import { forEachSecretHolder, validateConfig, validatePartial } from './validate.js';
 
 export interface LoadedConfig {
@@ -81,15 +81,24 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     throw new ConfigProblems([`${displayPath(absolute)}: cannot read config file: ${fsReason(err)}`]);
   }
 
-  const source = parseYaml(absolute, text);
+  const source = await readYaml(absolute, text);
   try {
     return await loadSource(source, env, dir);
   } catch (err) {
     // Any problem with data read by the fast path: load again by the full one, whose positions
     // (and error wording) every message was always made with.
     if (!source.fast || !(err instanceof ConfigProblems)) throw err;
-    return await loadSource(parseYaml(absolute, text, { full: true }), env, dir);
+    return await loadSource(await readYaml(absolute, text, { full: true }), env, dir);
   }
+}
+
+/**
+ * What loadSource throws on fast-path data with any problem: loadConfig loads the file again by the
+ * full path, which finds, words and places every problem, so none is worded here (placing one would
+ * load the full path's parser out of turn, see source.ts).
+ */
+function fastPathProblem(): ConfigProblems {
+  return new ConfigProblems([]);
 }
 
 async function loadSource(source: YamlSource, env: NodeJS.ProcessEnv, dir: string): Promise<LoadedConfig> {
@@ -110,11 +119,13 @@ async function loadSource(source: YamlSource, env: NodeJS.ProcessEnv, dir: strin
     return variable !== undefined ? `environment ${variable}` : source.locate(keyPath, atKey);
   };
   const report = (problems: Problem[]): void => {
+    if (problems.length > 0 && source.fast) throw fastPathProblem();
     for (const problem of problems) lines.push(problemLine(locate, problem));
   };
 
   const parsed = configSchema.safeParse(data);
   if (!parsed.success) {
+    if (source.fast) throw fastPathProblem();
     const context = { root: configSchema, data, has: (p: KeyPath) => envOrigin(origins, p) === undefined && source.has(p) };
     const shapeProblems = parsed.error.issues.flatMap((issue) => humanize(issue, context));
     const reported = new Set(shapeProblems.map((p) => JSON.stringify(p.path)));

@@ -1,10 +1,31 @@
 /**
  * A YAML file read with positions, so any key path can be named as `file:line:col`.
  */
-import { Composer, type CST, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, YAMLParseError, type Document, type Node, type Pair } from 'yaml';
+import { createRequire } from 'node:module';
+import type { CST, Document, Node, Pair } from 'yaml';
 import { displayPath, type KeyPath } from './problems.js';
 import { oneLine } from '../util/text.js';
 import { fastYaml } from './fast-yaml.js';
+
+type YamlLibrary = typeof import('yaml');
+let library: YamlLibrary | undefined;
+const requireHere = createRequire(import.meta.url);
+
+/**
+ * yaml, the full path's parser, is not loaded at start-up: a config the fast path reads needs it only
+ * for the position of a problem. Callers that may need it and can wait load it with loadFullYaml (in
+ * the CLI bundle, one chunk: ~15 ms and ~0.9 MB of heap that a `check` no longer pays up front). A
+ * synchronous need before that (a position asked for outside the loader) requires it from
+ * node_modules: the same code, slower to load (its ~70 files), on an error path only.
+ */
+function yaml(): YamlLibrary {
+  return (library ??= requireHere('yaml') as YamlLibrary);
+}
+
+/** Loads the full path's parser ahead of a use that cannot wait (see yaml()). */
+export async function loadFullYaml(): Promise<void> {
+  library ??= await import('yaml');
+}
 
 export interface YamlSource {
   /** Absolute path. */
@@ -33,8 +54,18 @@ export function parseYaml(file: string, text: string, options: { full?: boolean 
   return (options.full === true ? undefined : fastYaml(file, text, full)) ?? full();
 }
 
+/** parseYaml, with the full path's parser loaded first when the fast path declines. */
+export async function readYaml(file: string, text: string, options: { full?: boolean } = {}): Promise<YamlSource> {
+  const full = (): YamlSource => parseYamlFull(file, text);
+  const fast = options.full === true ? undefined : fastYaml(file, text, full);
+  if (fast !== undefined) return fast;
+  await loadFullYaml();
+  return full();
+}
+
 /** yaml's CST and Document: positions for every node, and herald's own wording of every error. */
 function parseYamlFull(file: string, text: string): YamlSource {
+  const { isScalar, LineCounter, Parser } = yaml();
   const lineCounter = new LineCounter();
   const shown = displayPath(file);
   // logLevel 'error': yaml's warnings would go to process.emitWarning; what matters is reported as problems.
@@ -135,6 +166,7 @@ function tooDeepAt(tokens: readonly unknown[]): number | undefined {
 
 /** What yaml's parseDocument does after parsing (its options as herald always used them): one document, a second one is an error. */
 function composeDocument(tokens: CST.Token[], length: number): Document.Parsed {
+  const { Composer, YAMLParseError } = yaml();
   const composer = new Composer({ prettyErrors: false, merge: true, uniqueKeys: true, logLevel: 'error' });
   let doc: Document.Parsed | undefined;
   for (const next of composer.compose(tokens, true, length)) {
@@ -148,11 +180,12 @@ function composeDocument(tokens: CST.Token[], length: number): Document.Parsed {
 }
 
 function resolve(doc: Document, node: unknown): Node | null {
-  if (isAlias(node)) return (node.resolve(doc) as Node | undefined) ?? null;
+  if (yaml().isAlias(node)) return (node.resolve(doc) as Node | undefined) ?? null;
   return (node as Node | null) ?? null;
 }
 
 function child(doc: Document, node: Node | null, segment: string | number): { node: Node | null; pair: Pair | null } | null {
+  const { isMap, isPair, isScalar, isSeq } = yaml();
   if (isSeq(node) && typeof segment === 'number') {
     const item = node.items[segment];
     return item === undefined ? null : { node: resolve(doc, item), pair: null };
@@ -180,7 +213,7 @@ function child(doc: Document, node: Node | null, segment: string | number): { no
 
 /** With `merge: true`, yaml gives the `<<` key a symbol value. */
 function isMergeKey(key: unknown): boolean {
-  if (!isScalar(key)) return false;
+  if (!yaml().isScalar(key)) return false;
   const value = key.value;
   return value === '<<' || (typeof value === 'symbol' && value.description === '<<');
 }

@@ -55,7 +55,9 @@ export function validateConfig(config: Config): Problem[] {
 
   const notifierNames = config.notifiers.map((n) => n.name);
   problems.push(...notifierRefProblems(config.defaults.notifiers, notifierNames, ['defaults', 'notifiers']));
-  config.images.forEach((image, i) => problems.push(...notifierRefProblems(image.notifiers, notifierNames, ['images', i, 'notifiers'])));
+  config.images.forEach((image, i) => {
+    if (image.notifiers !== undefined) problems.push(...notifierRefProblems(image.notifiers, notifierNames, ['images', i, 'notifiers']));
+  });
 
   config.notifiers.forEach((notifier, i) => {
     for (const message of notifierCatalog.entryProblems(notifier)) problems.push({ path: ['notifiers', i], message });

@@ -9,17 +9,18 @@
 import { isDigest, isVerifiableDigest } from './digest.js';
 import { UserError } from '../util/errors.js';
 
+/** Read-only: parseReference hands the same (frozen) object to every caller of one input. */
 export interface ImageReference {
   /** Registry host with optional port: 'docker.io', 'ghcr.io', '127.0.0.1:5000'. */
-  registry: string;
+  readonly registry: string;
   /** Repository path inside the registry: 'library/nginx', 'acme/api'. */
-  repository: string;
+  readonly repository: string;
   /** Tag; set unless the reference is by digest only. */
-  tag?: string;
+  readonly tag?: string;
   /** Digest pinned in the reference ('sha256:…'), if any. */
-  digest?: string;
+  readonly digest?: string;
   /** Canonical string: 'docker.io/library/nginx:1.27', 'host/repo@sha256:…'. */
-  name: string;
+  readonly name: string;
 }
 
 export const DOCKER_HUB = 'docker.io';
@@ -51,7 +52,24 @@ export function normalizeRegistryHost(host: string): string {
   return HUB_ALIASES.has(lower) ? DOCKER_HUB : lower;
 }
 
+/**
+ * References parsed so far, by input. A run parses each configured image's name several times (the
+ * config checks, the image list, the stored states of watchRepo tags), and parsing is a handful of
+ * regexes and string copies each time. Bounded: a daemon sees new tags for months.
+ */
+const parsed = new Map<string, ImageReference>();
+const PARSED_MAX = 4096;
+
 export function parseReference(input: string): ImageReference {
+  const known = parsed.get(input);
+  if (known !== undefined) return known;
+  const ref = Object.freeze(parse(input));
+  if (parsed.size >= PARSED_MAX) parsed.clear();
+  parsed.set(input, ref);
+  return ref;
+}
+
+function parse(input: string): ImageReference {
   if (typeof input !== 'string' || input.length === 0) throw new InvalidReferenceError(String(input), 'empty');
   if (input.length > 512) throw new InvalidReferenceError(input.slice(0, 40) + '…', 'longer than 512 characters');
   if (/\s/.test(input)) throw new InvalidReferenceError(input, 'contains whitespace');

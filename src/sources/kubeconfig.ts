@@ -6,7 +6,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse, YAMLParseError } from 'yaml';
 import { fsReason } from '../util/fs.js';
 import { isPlainObject } from '../util/text.js';
 
@@ -50,6 +49,11 @@ const SECTIONS = { clusters: 'cluster', users: 'user', contexts: 'context' } as 
  * Reads and merges `files`. A missing file is an error when `required` (the source's own kubeconfig
  * key); in a $KUBECONFIG list it is skipped, as kubectl skips it. Undefined when none exists.
  */
+/** yaml is loaded when a kubeconfig is read, not at start-up (config/source.ts loads it only when needed too). */
+function yamlLibrary(): Promise<typeof import('yaml')> {
+  return import('yaml');
+}
+
 export async function readKubeconfig(files: readonly string[], required: boolean): Promise<Kubeconfig | undefined> {
   const merged: Kubeconfig = { label: files.join(':'), clusters: new Map(), users: new Map(), contexts: new Map(), currentContext: undefined };
   let found = 0;
@@ -62,7 +66,7 @@ export async function readKubeconfig(files: readonly string[], required: boolean
       throw new KubeProblem(`cannot read kubeconfig ${file}: ${fsReason(err)}`);
     }
     found++;
-    const doc = parseKubeconfig(file, content);
+    const doc = parseKubeconfig(file, content, await yamlLibrary());
     const dir = path.dirname(file);
     for (const [section, inner] of Object.entries(SECTIONS) as [keyof typeof SECTIONS, string][]) {
       const list = doc[section];
@@ -85,7 +89,7 @@ export async function readKubeconfig(files: readonly string[], required: boolean
  * The file's top-level map. A YAML error names the line and the parser's reason but never quotes
  * the text: the line may hold a token.
  */
-function parseKubeconfig(file: string, content: string): Record<string, unknown> {
+function parseKubeconfig(file: string, content: string, { parse, YAMLParseError }: typeof import('yaml')): Record<string, unknown> {
   let doc: unknown;
   try {
     doc = parse(content, { maxAliasCount: 100 });

@@ -9,17 +9,23 @@ let agentClass: typeof Agent | undefined;
 let shortLived = false;
 
 /**
- * Tells the transport this process ends after one run (`herald check`): when undici loads, V8's
- * optimizing compiler (TurboFan) is turned off along with Liftoff-only WebAssembly. A check of a few
- * hundred images lasts about a second, too short for TurboFan's compile work (on a second thread,
- * but CPU all the same) to pay back: measured on 300 unchanged images, CPU per image beyond start-up
- * 2.04 → 1.44 ms with watchRepo, 1.27 → 0.77 ms digest only (docs/BENCHMARKS.md). `serve` runs for
+ * Tells the transport this process ends after one run (`herald check`): V8's optimizing compiler
+ * (TurboFan) is turned off, along with Liftoff-only WebAssembly for undici. A check of a few hundred
+ * images lasts about a second, too short for TurboFan's compile work (on a second thread, but CPU all
+ * the same) to pay back: measured on 300 unchanged images, CPU per image beyond start-up 2.04 → 1.44
+ * ms with watchRepo, 1.27 → 0.77 ms digest only (docs/BENCHMARKS.md). Set now, before the config is
+ * loaded, not when undici loads: TurboFan otherwise compiles the config loader's hot functions (the
+ * YAML parser, reference parsing) for a 300-image config, ~0.1 ms of CPU per image. `serve` runs for
  * months and keeps TurboFan. Set in the same call as --liftoff-only: each change of V8's flags makes
  * Node compile the built-in modules it loads afterwards from source, so one change costs once.
  */
 export function markShortLivedProcess(): void {
+  if (shortLived) return;
   shortLived = true;
+  setFlagsFromString(SHORT_LIVED_FLAGS);
 }
+
+const SHORT_LIVED_FLAGS = '--liftoff-only --no-opt';
 
 /**
  * undici's Agent, loaded on first use: the registry transport sends through an agent's dispatch()
@@ -34,7 +40,8 @@ export function undiciAgent(): typeof Agent {
   // no TurboFan tier-up of it on another core mid-run, and ~30 MB less peak RSS (src/daemon/runtime.ts).
   // Set here, when the first request needs undici, because a V8 flag changed at run time makes Node
   // compile the built-in modules it loads afterwards from source: ~10 ms at start for every command.
-  setFlagsFromString(shortLived ? '--liftoff-only --no-opt' : '--liftoff-only');
+  // A short-lived process set them already (markShortLivedProcess).
+  if (!shortLived) setFlagsFromString('--liftoff-only');
   try {
     const loaded = agentModule();
     if (typeof loaded !== 'function') throw new Error('unexpected undici layout');

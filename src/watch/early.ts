@@ -11,12 +11,11 @@
  */
 import { stateKey } from '../model/state.js';
 import type { WatchedImage } from '../model/image.js';
-import type { ManifestHead } from '../registry/client.js';
 import type { RateLimitSource, RunBudget } from './budget.js';
-import type { ManifestSource } from './check.js';
+import type { HeadAnswer, ManifestSource } from './check.js';
 
 export class EarlyHeads {
-  private readonly heads = new Map<string, Promise<ManifestHead>>();
+  private readonly heads = new Map<string, Promise<HeadAnswer>>();
 
   constructor(
     private readonly source: ManifestSource,
@@ -26,7 +25,9 @@ export class EarlyHeads {
 
   /** Sends the own-tag HEAD of each image whose registry shows no rate limit; resolves when all are answered (never rejects). */
   start(images: readonly WatchedImage[]): Promise<unknown> | undefined {
-    let pending: Array<Promise<unknown>> | undefined;
+    // Usually one image per repository: its settled HEAD alone, no array and no Promise.all.
+    let first: Promise<unknown> | undefined;
+    let more: Array<Promise<unknown>> | undefined;
     for (const image of images) {
       const { ref } = image;
       if (this.limits.rateLimit?.(ref.registry) !== undefined) continue;
@@ -35,33 +36,26 @@ export class EarlyHeads {
       this.budget.admitted(ref.registry);
       const head = this.source.headManifest(ref);
       this.heads.set(key, head);
-      (pending ??= []).push(head.catch(() => undefined));
+      const settled = head.then(undefined, ignore);
+      if (first === undefined) first = settled;
+      else (more ??= [first]).push(settled);
     }
-    if (pending === undefined) return undefined;
-    return pending.length === 1 ? pending[0] : Promise.all(pending);
+    return more !== undefined ? Promise.all(more) : first;
   }
 
   has(image: WatchedImage): boolean {
     return this.heads.has(stateKey(image.ref.name, image.platform));
   }
 
-  /** The check's source with the HEAD already sent for this image, or undefined when none was. Once per image. */
-  take(image: WatchedImage): ManifestSource | undefined {
+  /**
+   * The HEAD already sent for this image (its check's HEAD: checkImage's `sent`), or undefined when
+   * none was. Once per image.
+   */
+  take(image: WatchedImage): Promise<HeadAnswer> | undefined {
     const key = stateKey(image.ref.name, image.platform);
     const head = this.heads.get(key);
-    if (head === undefined) return undefined;
-    this.heads.delete(key);
-    const { source } = this;
-    let used = false;
-    return {
-      headManifest: (ref, reference) => {
-        if (used || reference !== undefined || ref !== image.ref) return source.headManifest(ref, reference);
-        used = true;
-        return head;
-      },
-      getManifest: (ref, reference) => source.getManifest(ref, reference),
-      getImageConfig: (ref, digest) => source.getImageConfig(ref, digest),
-    };
+    if (head !== undefined) this.heads.delete(key);
+    return head;
   }
 
   /** The image will not be checked (its listing failed): its HEAD's answer is not used. */
@@ -70,4 +64,9 @@ export class EarlyHeads {
     if (!this.heads.delete(key)) return;
     this.budget.finished(image.ref.registry);
   }
+}
+
+/** One function for every HEAD's settled copy, instead of a new closure each. */
+function ignore(): undefined {
+  return undefined;
 }

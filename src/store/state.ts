@@ -103,7 +103,7 @@ export class StateStore {
     const m = new Map<string, ImageState>();
     for (const r of this.mapStmt.all() as RawRow[]) {
       const labels = r[6];
-      m.set(stateKey(r[0], r[1]), {
+      const state: ImageState = {
         image: r[0],
         platform: r[1],
         digest: r[2],
@@ -117,8 +117,10 @@ export class StateStore {
         error: r[10],
         errorSince: r[11],
         outdatedDigest: r[12],
-        ...(r[13] !== null ? { sources: r[13].split(',') } : {}),
-      });
+      };
+      // Set after the literal, not spread into it: the same key order, without an object per row.
+      if (r[13] !== null) state.sources = r[13].split(',');
+      m.set(stateKey(r[0], r[1]), state);
     }
     this.cache = m;
     this.cacheVersion = version;

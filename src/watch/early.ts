@@ -9,13 +9,16 @@
  * and its check, in the check phase, takes its answer instead of sending another. If the listing
  * fails, the image is reported as failing as before and the answer is dropped.
  */
-import { stateKey } from '../model/state.js';
 import type { WatchedImage } from '../model/image.js';
 import type { RateLimitSource, RunBudget } from './budget.js';
 import type { HeadAnswer, ManifestSource } from './check.js';
 
 export class EarlyHeads {
-  private readonly heads = new Map<string, Promise<HeadAnswer>>();
+  /**
+   * By the image object the run checks (an own tag's check item holds the configured image itself),
+   * not by a state key built per lookup: a run's images are one per (name, platform) already.
+   */
+  private readonly heads = new Map<WatchedImage, Promise<HeadAnswer>>();
 
   constructor(
     private readonly source: ManifestSource,
@@ -31,11 +34,10 @@ export class EarlyHeads {
     for (const image of images) {
       const { ref } = image;
       if (this.limits.rateLimit?.(ref.registry) !== undefined) continue;
-      const key = stateKey(ref.name, image.platform);
-      if (this.heads.has(key)) continue;
+      if (this.heads.has(image)) continue;
       this.budget.admitted(ref.registry);
       const head = this.source.headManifest(ref);
-      this.heads.set(key, head);
+      this.heads.set(image, head);
       const settled = head.then(undefined, ignore);
       if (first === undefined) first = settled;
       else (more ??= [first]).push(settled);
@@ -44,7 +46,7 @@ export class EarlyHeads {
   }
 
   has(image: WatchedImage): boolean {
-    return this.heads.has(stateKey(image.ref.name, image.platform));
+    return this.heads.has(image);
   }
 
   /**
@@ -52,16 +54,14 @@ export class EarlyHeads {
    * none was. Once per image.
    */
   take(image: WatchedImage): Promise<HeadAnswer> | undefined {
-    const key = stateKey(image.ref.name, image.platform);
-    const head = this.heads.get(key);
-    if (head !== undefined) this.heads.delete(key);
+    const head = this.heads.get(image);
+    if (head !== undefined) this.heads.delete(image);
     return head;
   }
 
   /** The image will not be checked (its listing failed): its HEAD's answer is not used. */
   abandon(image: WatchedImage): void {
-    const key = stateKey(image.ref.name, image.platform);
-    if (!this.heads.delete(key)) return;
+    if (!this.heads.delete(image)) return;
     this.budget.finished(image.ref.registry);
   }
 }

@@ -73,7 +73,7 @@ export interface ExpandOptions {
   lister: TagLister;
   /** The repository's recorded listing (store.repositories.get). */
   known: (repository: string) => KnownRepository | undefined;
-  /** State of every (image, platform) before this run. */
+  /** State of every (image, platform) before this run, by stateKey. */
   previous: ReadonlyMap<string, ImageState>;
   /** Every configured image, when `images` is a subset (check --image): tags watched by the others are left alone. */
   all?: readonly WatchedImage[];
@@ -225,8 +225,11 @@ function dropsOf(
 ): DroppedTag[] {
   // A state this run checks is never dropped. Usually every state is one, and then there is
   // nothing to work out (no stored name parsed, no watcher grouped).
+  // (previous is keyed by stateKey: its own keys are asked, not built again.)
   const candidates: ImageState[] = [];
-  for (const state of previous.values()) if (!claimed.has(stateKey(state.image, state.platform))) candidates.push(state);
+  previous.forEach((state, key) => {
+    if (!claimed.has(key)) candidates.push(state);
+  });
   if (candidates.length === 0) return [];
 
   const running = new Set(images);

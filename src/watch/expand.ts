@@ -299,12 +299,17 @@ export function repositoryWrites(expansion: Expansion, outcomes: ReadonlyArray<C
     const tags = listing!.tags;
     if (known === undefined) return { repository, at, added: [...tags], removed: [] };
     const skip = unresolved.get(repository);
-    const now = new Set(tags);
-    return {
-      repository,
-      at,
-      added: tags.filter((t) => !known.tags.has(t) && !(skip?.has(t) ?? false)),
-      removed: listing!.complete ? [...known.tags].filter((t) => !now.has(t)) : [],
-    };
+    const added: string[] = [];
+    for (const t of tags) if (!known.tags.has(t) && !(skip?.has(t) ?? false)) added.push(t);
+    return { repository, at, added, removed: listing!.complete ? forgotten(known.tags, tags) : [] };
   });
+}
+
+/** The known tags a complete listing no longer has, in the known order. */
+function forgotten(known: ReadonlySet<string>, listed: readonly string[]): string[] {
+  const removed: string[] = [];
+  if (known.size === 0) return removed;
+  const now = new Set(listed);
+  for (const t of known) if (!now.has(t)) removed.push(t);
+  return removed;
 }

@@ -170,12 +170,12 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
       }
       const sent = early.take(image);
       if (sent === undefined && !budget.admit(image.ref.registry)) return undefined;
-      const t = performance.now();
+      // A check whose HEAD went beside the listing was timed with the listing: no clock read for it.
+      const t = sent === undefined ? performance.now() : 0;
       const request = { ref: image.ref, platform: image.platform, detailsOnFirstCheck: wantsDetails(item, config.watch.firstCheckNotify) };
       const outcome = await checkImage(source, request, prev, sent);
       budget.finished(image.ref.registry);
       if (outcome.status === 'error') bounds.failed(image.ref.registry);
-      // A check whose HEAD went beside the listing was timed with the listing.
       else if (sent === undefined) bounds.answered(image.ref.registry, performance.now() - t);
       if (outcome.rateLimited) {
         // A rate limit is not the image's failure: no error event, no state change; next run tries again.

@@ -16,7 +16,7 @@ import type { HeadAnswer, ManifestSource } from './check.js';
 export class EarlyHeads {
   /**
    * By the image object the run checks (an own tag's check item holds the configured image itself),
-   * not by a state key built per lookup: a run's images are one per (name, platform) already.
+   * not by a state key built per lookup: a run has one image per (name, platform) (collect.ts).
    */
   private readonly heads = new Map<WatchedImage, Promise<HeadAnswer>>();
 

@@ -223,9 +223,9 @@ function dropsOf(
   claimed: ReadonlySet<string>,
   previous: ReadonlyMap<string, ImageState>,
 ): DroppedTag[] {
-  // A state this run checks is never dropped. Usually every state is one, and then there is
-  // nothing to work out (no stored name parsed, no watcher grouped).
-  // (previous is keyed by stateKey: its own keys are asked, not built again.)
+  // A state this run checks (claimed) is never dropped. Usually every state is one, and then there
+  // is nothing to work out: no stored name parsed, no watcher grouped, no key built (previous is
+  // keyed by stateKey already).
   const candidates: ImageState[] = [];
   previous.forEach((state, key) => {
     if (!claimed.has(key)) candidates.push(state);

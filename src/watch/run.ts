@@ -147,7 +147,8 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   const lastChecked = prevs.map((prev) => prev?.lastChecked ?? '');
   const order: number[] = [];
   for (let i = 0; i < items.length; i++) if (inRun(items[i]!.image)) order.push(i);
-  order.sort((a, b) => compare(lastChecked[a]!, lastChecked[b]!));
+  // Usually in order already (every image checked by the last run): then the (stable) sort is skipped.
+  if (!inOrder(order, lastChecked)) order.sort((a, b) => compare(lastChecked[a]!, lastChecked[b]!));
 
   const tChecks = performance.now();
   const ordered = await mapPoolByKey(
@@ -270,6 +271,12 @@ async function timed<T>(bounds: AdaptiveBounds, registry: string, work: Promise<
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Whether these indexes are in ascending order of their keys already. */
+function inOrder(indexes: readonly number[], keys: readonly string[]): boolean {
+  for (let k = 1; k < indexes.length; k++) if (keys[indexes[k - 1]!]! > keys[indexes[k]!]!) return false;
+  return true;
 }
 
 /** Fetch created/labels on a first sighting only when its `new` event will be notified. */

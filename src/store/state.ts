@@ -63,6 +63,8 @@ export class StateStore {
    */
   private cache: Map<string, ImageState> | undefined;
   private cacheVersion = -1;
+  /** Check times touch() wrote and the cache has not taken yet (see settle). */
+  private touched: Array<{ at: string; keys: ReadonlyArray<readonly [string, string]> }> = [];
 
   constructor(db: DB) {
     this.upsertStmt = db.prepare(`INSERT INTO image_state
@@ -99,11 +101,15 @@ export class StateStore {
    */
   map(): ReadonlyMap<string, ImageState> {
     const version = this.versionStmt.get() as number;
-    if (this.cache !== undefined && version === this.cacheVersion) return this.cache;
+    if (this.cache !== undefined && version === this.cacheVersion) {
+      this.settle();
+      return this.cache;
+    }
+    this.touched = [];
     const m = new Map<string, ImageState>();
     for (const r of this.mapStmt.all() as RawRow[]) {
       const labels = r[6];
-      m.set(stateKey(r[0], r[1]), {
+      const state: ImageState = {
         image: r[0],
         platform: r[1],
         digest: r[2],
@@ -117,8 +123,10 @@ export class StateStore {
         error: r[10],
         errorSince: r[11],
         outdatedDigest: r[12],
-        ...(r[13] !== null ? { sources: r[13].split(',') } : {}),
-      });
+      };
+      // Set after the literal, not spread into it: the same key order, without an object per row.
+      if (r[13] !== null) state.sources = r[13].split(',');
+      m.set(stateKey(r[0], r[1]), state);
     }
     this.cache = m;
     this.cacheVersion = version;
@@ -128,18 +136,30 @@ export class StateStore {
   /** Forgets the cached map (a transaction that wrote through this store was rolled back). */
   invalidate(): void {
     this.cache = undefined;
+    this.touched = [];
   }
 
   /** Sets last_checked of these states (they must exist; others are ignored). Run it inside a transaction. */
   touch(at: string, keys: ReadonlyArray<readonly [string, string]>): void {
     for (const [image, platform] of keys) this.touchStmt.run(at, image, platform);
-    if (this.cache === undefined) return;
-    for (const [image, platform] of keys) {
-      const key = stateKey(image, platform);
-      const old = this.cache.get(key);
-      // Replaced, not changed in place: a run may still hold the old object.
-      if (old !== undefined) this.cache.set(key, { ...old, lastChecked: at });
+    // The cached states take the new time when the cache is next used: `check`, which exits after
+    // its one run, never copies them, and only map() hands the cache out.
+    if (this.cache !== undefined) this.touched.push({ at, keys });
+  }
+
+  /** Copies the check times touch() wrote into the cached states. */
+  private settle(): void {
+    const cache = this.cache;
+    if (this.touched.length === 0 || cache === undefined) return;
+    for (const { at, keys } of this.touched) {
+      for (const [image, platform] of keys) {
+        const key = stateKey(image, platform);
+        const old = cache.get(key);
+        // Replaced, not changed in place: a run may still hold the old object.
+        if (old !== undefined) cache.set(key, { ...old, lastChecked: at });
+      }
     }
+    this.touched = [];
   }
 
   get(image: string, platform: string): ImageState | undefined {
@@ -154,6 +174,7 @@ export class StateStore {
   upsert(s: ImageState): void {
     this.upsertStmt.run({ ...s, labels: s.labels === null ? null : JSON.stringify(s.labels), outdatedDigest: s.outdatedDigest ?? null, sources: s.sources?.join(',') ?? null });
     if (this.cache === undefined) return;
+    this.settle();
     const key = stateKey(s.image, s.platform);
     // What the row holds now: first_seen is kept by the upsert when the row existed.
     const firstSeen = this.cache.get(key)?.firstSeen ?? s.firstSeen;
@@ -165,10 +186,12 @@ export class StateStore {
   /** Removes one platform's state, or every platform of the image. Returns the number removed. */
   remove(image: string, platform?: string): number {
     if (platform !== undefined) {
+      this.settle();
       this.cache?.delete(stateKey(image, platform));
       return this.deleteOneStmt.run(image, platform).changes;
     }
     this.cache = undefined; // every platform of it: simpler to read again
+    this.touched = [];
     return this.deleteImageStmt.run(image).changes;
   }
 }

@@ -27,6 +27,8 @@ export interface TagSelection {
 }
 
 const regexCache = new Map<string, RegExp>();
+/** No includeTags/excludeTags (the usual case): nothing to build. */
+const NO_FILTERS: readonly RegExp[] = [];
 
 function regex(source: string): RegExp {
   let re = regexCache.get(source);
@@ -53,8 +55,8 @@ export type DropReason =
  * the kept tags in order, and `drop(tag, reason)` for every tag left out, as it is left out.
  */
 export function walkTags(listed: readonly string[], opts: TagOptions, drop: (tag: string, reason: DropReason) => void): string[] {
-  const include = opts.includeTags.map(regex);
-  const exclude = opts.excludeTags.map(regex);
+  const include = opts.includeTags.length > 0 ? opts.includeTags.map(regex) : NO_FILTERS;
+  const exclude = opts.excludeTags.length > 0 ? opts.excludeTags.map(regex) : NO_FILTERS;
   const ownTag = opts.ref.digest === undefined ? opts.ref.tag : undefined;
   // Throws a VersionError (an image error) if the own tag is not a version; config loading refuses that already.
   const current = opts.newerOnly ? parseVersion(opts.ref.tag ?? '') : undefined;
@@ -80,12 +82,17 @@ export function walkTags(listed: readonly string[], opts: TagOptions, drop: (tag
       drop(tag, { step: 'excluded', filter: excludedBy.source });
       continue;
     }
+    // The own tag is dropped whatever its version: no need to compare it.
+    if (tag === ownTag) {
+      drop(tag, { step: 'own' });
+      continue;
+    }
     const why = current === undefined ? null : whyNotNewer(parseTag(tag), current, opts);
-    if (tag === ownTag) drop(tag, { step: 'own' });
-    else if (why !== null) drop(tag, { step: 'notNewer', why });
+    if (why !== null) drop(tag, { step: 'notNewer', why });
     else tags.push(tag);
   }
-  tags = sortTags(tags, opts.sortTags);
+  // One tag or none is in every order already.
+  if (tags.length > 1) tags = sortTags(tags, opts.sortTags);
   if (opts.maxTags > 0 && tags.length > opts.maxTags) {
     for (const tag of tags.slice(opts.maxTags)) drop(tag, { step: 'overMax', maxTags: opts.maxTags });
     tags = tags.slice(0, opts.maxTags);

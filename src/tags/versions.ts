@@ -73,8 +73,25 @@ const PEP440 = /^\.?(dev|post)(\d+)(?=$|[-_.])/i;
 
 const MAX_PARTS = 4;
 
+/**
+ * Tags parsed so far, by text: a run parses the same tags as the last (and config loading parses the
+ * own tags a run parses again). The results are shared: a TagVersion is never changed.
+ */
+const tagCache = new Map<string, TagVersion | null>();
+
 export function parseTag(tag: string): TagVersion | null {
-  if (typeof tag !== 'string' || !isValidTag(tag)) return null;
+  if (typeof tag !== 'string') return null;
+  let v = tagCache.get(tag);
+  if (v === undefined) {
+    v = readTag(tag);
+    if (tagCache.size >= 10_000) tagCache.clear();
+    tagCache.set(tag, v);
+  }
+  return v;
+}
+
+function readTag(tag: string): TagVersion | null {
+  if (!isValidTag(tag)) return null;
   const dated = parseDated(tag);
   if (dated !== null) return dated;
   CORE.lastIndex = 0;

@@ -51,27 +51,17 @@ export interface CheckOutcome {
   rateLimited?: boolean;
 }
 
-export async function checkImage(client: ManifestSource, request: CheckRequest, previous: ImageState | undefined): Promise<CheckOutcome> {
+/** A manifest HEAD's answer, as ManifestSource gives it. */
+export type HeadAnswer = Awaited<ReturnType<ManifestSource['headManifest']>>;
+
+/** `sent`: this check's HEAD when it was sent already, beside the repository's listing (early.ts). */
+export async function checkImage(client: ManifestSource, request: CheckRequest, previous: ImageState | undefined, sent?: Promise<HeadAnswer>): Promise<CheckOutcome> {
   const known = previous?.digest != null;
-  const base = {
-    firstCheck: !known,
-    previousDigest: previous?.digest ?? null,
-    previousPlatformDigest: previous?.platformDigest ?? null,
-  };
   try {
     const { ref } = request;
-    const head = await client.headManifest(ref);
+    const head = await (sent ?? client.headManifest(ref));
     if (known && previous!.digest === head.digest) {
-      return {
-        ...base,
-        status: 'unchanged',
-        digest: head.digest,
-        mediaType: previous!.mediaType ?? head.mediaType,
-        platformDigest: previous!.platformDigest,
-        created: previous!.created,
-        labels: previous!.labels ?? {},
-        error: null,
-      };
+      return unchangedOutcome(previous!, head.digest, previous!.mediaType ?? head.mediaType, previous!.platformDigest);
     }
 
     const wantDetails = known || request.detailsOnFirstCheck;
@@ -90,16 +80,7 @@ export async function checkImage(client: ManifestSource, request: CheckRequest, 
       if (known && previous!.platformDigest === platformDigest) {
         // The index was rebuilt but our platform's manifest is the same: not an update. The caller
         // stores the new index digest so the next check is one HEAD again.
-        return {
-          ...base,
-          status: 'unchanged',
-          digest: head.digest,
-          mediaType: head.mediaType,
-          platformDigest,
-          created: previous!.created,
-          labels: previous!.labels ?? {},
-          error: null,
-        };
+        return unchangedOutcome(previous!, head.digest, head.mediaType, platformDigest);
       }
       if (wantDetails) platformManifest = await client.getManifest(ref, platformDigest);
     } else if (wantDetails) {
@@ -111,7 +92,9 @@ export async function checkImage(client: ManifestSource, request: CheckRequest, 
       details = await client.getImageConfig(ref, configDigestOf(platformManifest.json));
     }
     return {
-      ...base,
+      firstCheck: !known,
+      previousDigest: previous?.digest ?? null,
+      previousPlatformDigest: previous?.platformDigest ?? null,
       status: known ? 'update' : 'new',
       digest: head.digest,
       mediaType: head.mediaType,
@@ -125,6 +108,25 @@ export async function checkImage(client: ManifestSource, request: CheckRequest, 
     if (err instanceof RegistryError && err.status === 429) outcome.rateLimited = true;
     return outcome;
   }
+}
+
+/**
+ * The outcome of a check that found the stored digest (or, for an index, the platform's digest):
+ * the previous state's details. One literal, no spread: most checks of most runs end here.
+ */
+function unchangedOutcome(previous: ImageState, digest: string, mediaType: string | null, platformDigest: string | null): CheckOutcome {
+  return {
+    firstCheck: false,
+    previousDigest: previous.digest,
+    previousPlatformDigest: previous.platformDigest ?? null,
+    status: 'unchanged',
+    digest,
+    mediaType,
+    platformDigest,
+    created: previous.created,
+    labels: previous.labels ?? {},
+    error: null,
+  };
 }
 
 /** A failed check: the previous state's values, untouched, and the error as one line. */

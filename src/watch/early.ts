@@ -9,14 +9,16 @@
  * and its check, in the check phase, takes its answer instead of sending another. If the listing
  * fails, the image is reported as failing as before and the answer is dropped.
  */
-import { stateKey } from '../model/state.js';
 import type { WatchedImage } from '../model/image.js';
-import type { ManifestHead } from '../registry/client.js';
 import type { RateLimitSource, RunBudget } from './budget.js';
-import type { ManifestSource } from './check.js';
+import type { HeadAnswer, ManifestSource } from './check.js';
 
 export class EarlyHeads {
-  private readonly heads = new Map<string, Promise<ManifestHead>>();
+  /**
+   * By the image object the run checks (an own tag's check item holds the configured image itself),
+   * not by a state key built per lookup: a run has one image per (name, platform) (collect.ts).
+   */
+  private readonly heads = new Map<WatchedImage, Promise<HeadAnswer>>();
 
   constructor(
     private readonly source: ManifestSource,
@@ -26,48 +28,45 @@ export class EarlyHeads {
 
   /** Sends the own-tag HEAD of each image whose registry shows no rate limit; resolves when all are answered (never rejects). */
   start(images: readonly WatchedImage[]): Promise<unknown> | undefined {
-    let pending: Array<Promise<unknown>> | undefined;
+    // Usually one image per repository: its settled HEAD alone, no array and no Promise.all.
+    let first: Promise<unknown> | undefined;
+    let more: Array<Promise<unknown>> | undefined;
     for (const image of images) {
       const { ref } = image;
       if (this.limits.rateLimit?.(ref.registry) !== undefined) continue;
-      const key = stateKey(ref.name, image.platform);
-      if (this.heads.has(key)) continue;
+      if (this.heads.has(image)) continue;
       this.budget.admitted(ref.registry);
       const head = this.source.headManifest(ref);
-      this.heads.set(key, head);
-      (pending ??= []).push(head.catch(() => undefined));
+      this.heads.set(image, head);
+      const settled = head.then(undefined, ignore);
+      if (first === undefined) first = settled;
+      else (more ??= [first]).push(settled);
     }
-    if (pending === undefined) return undefined;
-    return pending.length === 1 ? pending[0] : Promise.all(pending);
+    return more !== undefined ? Promise.all(more) : first;
   }
 
   has(image: WatchedImage): boolean {
-    return this.heads.has(stateKey(image.ref.name, image.platform));
+    return this.heads.has(image);
   }
 
-  /** The check's source with the HEAD already sent for this image, or undefined when none was. Once per image. */
-  take(image: WatchedImage): ManifestSource | undefined {
-    const key = stateKey(image.ref.name, image.platform);
-    const head = this.heads.get(key);
-    if (head === undefined) return undefined;
-    this.heads.delete(key);
-    const { source } = this;
-    let used = false;
-    return {
-      headManifest: (ref, reference) => {
-        if (used || reference !== undefined || ref !== image.ref) return source.headManifest(ref, reference);
-        used = true;
-        return head;
-      },
-      getManifest: (ref, reference) => source.getManifest(ref, reference),
-      getImageConfig: (ref, digest) => source.getImageConfig(ref, digest),
-    };
+  /**
+   * The HEAD already sent for this image (its check's HEAD: checkImage's `sent`), or undefined when
+   * none was. Once per image.
+   */
+  take(image: WatchedImage): Promise<HeadAnswer> | undefined {
+    const head = this.heads.get(image);
+    if (head !== undefined) this.heads.delete(image);
+    return head;
   }
 
   /** The image will not be checked (its listing failed): its HEAD's answer is not used. */
   abandon(image: WatchedImage): void {
-    const key = stateKey(image.ref.name, image.platform);
-    if (!this.heads.delete(key)) return;
+    if (!this.heads.delete(image)) return;
     this.budget.finished(image.ref.registry);
   }
+}
+
+/** One function for every HEAD's settled copy, instead of a new closure each. */
+function ignore(): undefined {
+  return undefined;
 }

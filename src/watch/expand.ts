@@ -73,7 +73,7 @@ export interface ExpandOptions {
   lister: TagLister;
   /** The repository's recorded listing (store.repositories.get). */
   known: (repository: string) => KnownRepository | undefined;
-  /** State of every (image, platform) before this run. */
+  /** State of every (image, platform) before this run, by stateKey. */
   previous: ReadonlyMap<string, ImageState>;
   /** Every configured image, when `images` is a subset (check --image): tags watched by the others are left alone. */
   all?: readonly WatchedImage[];
@@ -94,58 +94,50 @@ export interface ExpandOptions {
 export async function expandImages(images: readonly WatchedImage[], opts: ExpandOptions): Promise<Expansion> {
   const all = opts.all ?? images;
   // Configured images own their state keys: an expanded tag never takes one over.
-  const claimed = new Set(all.map((i) => stateKey(i.ref.name, i.platform)));
+  const claimed = new Set<string>();
+  for (const i of all) claimed.add(stateKey(i.ref.name, i.platform));
 
-  const refs = new Map<string, ImageReference>(); // one listing per repository
+  // One listing per repository, of the first watcher's reference. Each image's repository key is
+  // kept by index, so it is built once per run, not once per loop over the images.
   const watchers = new Map<string, WatchedImage[]>();
-  for (const image of images) {
+  const repositoryOf = new Array<string | undefined>(images.length);
+  for (let i = 0; i < images.length; i++) {
+    const image = images[i]!;
     if (!image.watchRepo) continue;
     const repository = repositoryKey(image.ref);
-    if (!refs.has(repository)) refs.set(repository, image.ref);
+    repositoryOf[i] = repository;
     const list = watchers.get(repository);
     if (list === undefined) watchers.set(repository, [image]);
     else list.push(image);
   }
   const listed = await mapPoolByKey(
-    [...refs.keys()],
+    [...watchers.keys()],
     {
       concurrency: opts.concurrency,
-      keyOf: (repository) => refs.get(repository)!.registry,
+      keyOf: (repository) => watchers.get(repository)![0]!.ref.registry,
       limitOf: opts.limitOf ?? (() => Infinity),
       signal: opts.signal,
       onSkip: (repository): Listed => ({ repository, error: 'not listed: the run was stopped' }),
     },
-    async (repository): Promise<Listed> => {
-      const beside = opts.alongside?.(watchers.get(repository)!);
-      let result: Listed;
-      try {
-        const listing = await opts.lister.listTags(refs.get(repository)!);
-        const known = opts.known(repository);
-        result = { repository, listing, ...(known !== undefined ? { known } : {}) };
-      } catch (err) {
-        result = { repository, error: errorMessage(err) };
-      }
-      if (beside !== undefined) await beside;
-      return result;
-    },
+    (repository) => listRepository(repository, watchers.get(repository)!, opts),
   );
-  const byRepo = new Map(listed.map((l) => [l.repository, l]));
+  const byRepo = new Map<string, Listed>();
+  for (const l of listed) byRepo.set(l.repository, l);
 
   const items: CheckItem[] = [];
-  const selected = new Map<string, Set<string>>(); // `${repository}\0${platform}` → expanded state keys
   const newestTags = new Map<string, string>();
   const failedGroups = new Set<string>();
   const debug = opts.logger.isLevelEnabled('debug');
-  for (const image of images) {
-    if (!image.watchRepo) {
+  for (let i = 0; i < images.length; i++) {
+    const image = images[i]!;
+    const repository = repositoryOf[i];
+    if (repository === undefined) {
       items.push({ image, owner: image });
       continue;
     }
-    const repository = repositoryKey(image.ref);
-    const group = `${repository}\u0000${image.platform}`;
     const result = byRepo.get(repository)!;
     if (result.listing === undefined) {
-      failedGroups.add(group);
+      failedGroups.add(groupKey(repository, image.platform));
       items.push({ image, owner: image, failure: `${image.ref.name}: cannot list the repository's tags: ${result.error}` });
       continue;
     }
@@ -160,33 +152,62 @@ export async function expandImages(images: readonly WatchedImage[], opts: Expand
         );
       }
     } catch (err) {
-      failedGroups.add(group);
+      failedGroups.add(groupKey(repository, image.platform));
       items.push({ image, owner: image, failure: `${image.ref.name}: ${errorMessage(err)}` });
       continue;
     }
     items.push({ image, owner: image });
-    if (kept[0] !== undefined) newestTags.set(stateKey(image.ref.name, image.platform), kept[0]);
-    const keys = selected.get(group) ?? new Set<string>();
-    selected.set(group, keys);
-    for (const tag of kept) {
-      const ref = withTag(image.ref, tag);
-      const key = stateKey(ref.name, image.platform);
-      if (claimed.has(key)) continue; // a configured image, or another watcher of the repository got it first
-      claimed.add(key);
-      keys.add(key);
-      const appeared = result.known !== undefined && !result.known.tags.has(tag);
-      const expanded: NonNullable<CheckItem['expanded']> = { appeared };
-      if (image.newerOnly && image.ref.tag !== undefined) expanded.currentTag = image.ref.tag;
-      items.push({ image: { ...image, name: ref.name, ref }, owner: image, expanded });
-    }
+    if (kept.length > 0) expandKept(image, kept, result.known, claimed, items, newestTags);
   }
 
   return {
     items,
-    drops: dropsOf(images, all, byRepo, selected, failedGroups, claimed, opts.previous),
+    drops: dropsOf(images, all, byRepo, failedGroups, claimed, opts.previous),
     listings: listed.filter((l) => l.listing !== undefined),
     newestTags,
   };
+}
+
+/** One repository's listing, with its watchers' own HEADs sent beside it (opts.alongside). */
+async function listRepository(repository: string, watchers: readonly WatchedImage[], opts: ExpandOptions): Promise<Listed> {
+  const beside = opts.alongside?.(watchers);
+  let result: Listed;
+  try {
+    const listing = await opts.lister.listTags(watchers[0]!.ref);
+    const known = opts.known(repository);
+    result = known !== undefined ? { repository, listing, known } : { repository, listing };
+  } catch (err) {
+    result = { repository, error: errorMessage(err) };
+  }
+  if (beside !== undefined) await beside;
+  return result;
+}
+
+/** The checks of the tags a watchRepo image's selection kept (a tag another image claimed first is left to it). */
+function expandKept(
+  image: WatchedImage,
+  kept: readonly string[],
+  known: KnownRepository | undefined,
+  claimed: Set<string>,
+  items: CheckItem[],
+  newestTags: Map<string, string>,
+): void {
+  newestTags.set(stateKey(image.ref.name, image.platform), kept[0]!);
+  for (const tag of kept) {
+    const ref = withTag(image.ref, tag);
+    const key = stateKey(ref.name, image.platform);
+    if (claimed.has(key)) continue; // a configured image, or another watcher of the repository got it first
+    claimed.add(key);
+    const appeared = known !== undefined && !known.tags.has(tag);
+    const expanded: NonNullable<CheckItem['expanded']> = { appeared };
+    if (image.newerOnly && image.ref.tag !== undefined) expanded.currentTag = image.ref.tag;
+    items.push({ image: { ...image, name: ref.name, ref }, owner: image, expanded });
+  }
+}
+
+/** The key of one repository and platform: what a watchRepo image's drops are decided by. */
+function groupKey(repository: string, platform: string): string {
+  return `${repository}\u0000${platform}`;
 }
 
 /**
@@ -198,24 +219,32 @@ function dropsOf(
   images: readonly WatchedImage[],
   all: readonly WatchedImage[],
   byRepo: ReadonlyMap<string, Listed>,
-  selected: ReadonlyMap<string, Set<string>>,
   failedGroups: ReadonlySet<string>,
   claimed: ReadonlySet<string>,
   previous: ReadonlyMap<string, ImageState>,
 ): DroppedTag[] {
+  // A state this run checks (claimed) is never dropped. Usually every state is one, and then there
+  // is nothing to work out: no stored name parsed, no watcher grouped, no key built (previous is
+  // keyed by stateKey already).
+  const candidates: ImageState[] = [];
+  previous.forEach((state, key) => {
+    if (!claimed.has(key)) candidates.push(state);
+  });
+  if (candidates.length === 0) return [];
+
   const running = new Set(images);
   const owners = new Map<string, WatchedImage>();
   const incomplete = new Set<string>();
   for (const image of all) {
     if (!image.watchRepo) continue;
     const repository = repositoryKey(image.ref);
-    const group = `${repository}\u0000${image.platform}`;
+    const group = groupKey(repository, image.platform);
     if (!owners.has(group)) owners.set(group, image);
     if (!running.has(image) || failedGroups.has(group) || byRepo.get(repository)?.listing?.complete !== true) incomplete.add(group);
   }
   const listedTags = new Map<string, Set<string>>();
   const drops: DroppedTag[] = [];
-  for (const state of previous.values()) {
+  for (const state of candidates) {
     let ref: ImageReference;
     try {
       ref = parseReference(state.image);
@@ -224,11 +253,9 @@ function dropsOf(
     }
     if (ref.tag === undefined || ref.digest !== undefined) continue;
     const repository = repositoryKey(ref);
-    const group = `${repository}\u0000${state.platform}`;
+    const group = groupKey(repository, state.platform);
     const owner = owners.get(group);
     if (owner === undefined || incomplete.has(group)) continue;
-    const key = stateKey(state.image, state.platform);
-    if (claimed.has(key)) continue;
     let tags = listedTags.get(repository);
     if (tags === undefined) {
       tags = new Set(byRepo.get(repository)!.listing!.tags);
@@ -272,12 +299,17 @@ export function repositoryWrites(expansion: Expansion, outcomes: ReadonlyArray<C
     const tags = listing!.tags;
     if (known === undefined) return { repository, at, added: [...tags], removed: [] };
     const skip = unresolved.get(repository);
-    const now = new Set(tags);
-    return {
-      repository,
-      at,
-      added: tags.filter((t) => !known.tags.has(t) && !(skip?.has(t) ?? false)),
-      removed: listing!.complete ? [...known.tags].filter((t) => !now.has(t)) : [],
-    };
+    const added: string[] = [];
+    for (const t of tags) if (!known.tags.has(t) && !(skip?.has(t) ?? false)) added.push(t);
+    return { repository, at, added, removed: listing!.complete ? forgotten(known.tags, tags) : [] };
   });
+}
+
+/** The known tags a complete listing no longer has, in the known order. */
+function forgotten(known: ReadonlySet<string>, listed: readonly string[]): string[] {
+  const removed: string[] = [];
+  if (known.size === 0) return removed;
+  const now = new Set(listed);
+  for (const t of known) if (!now.has(t)) removed.push(t);
+  return removed;
 }

@@ -49,11 +49,14 @@ export function reconcile(item: CheckItem, outcome: CheckOutcome, previous: Imag
  * The containers an engine or cluster source found running this very tag (a tag found by watchRepo
  * runs in none of them), when at least one of them reports the digest it runs.
  */
-function runningContainers(item: CheckItem): RunningContainer[] {
-  if (item.expanded !== undefined) return [];
-  const containers = item.image.containers ?? [];
-  return containers.some((c) => c.runningDigest !== null) ? containers : [];
+function runningContainers(item: CheckItem): readonly RunningContainer[] {
+  if (item.expanded !== undefined) return NONE;
+  const { containers } = item.image;
+  return containers !== undefined && containers.some((c) => c.runningDigest !== null) ? containers : NONE;
 }
+
+/** No containers: one shared empty list (most images run in none). */
+const NONE: readonly RunningContainer[] = [];
 
 interface OutdatedNews {
   /** Report the containers that run behind now (an `update`), and remember the digest reported. */
@@ -133,8 +136,18 @@ function onlyCheckTimeDiffers(a: ImageState, b: ImageState): boolean {
     a.digest === b.digest && a.mediaType === b.mediaType && a.platformDigest === b.platformDigest && a.created === b.created &&
     a.labels === b.labels && a.firstSeen === b.firstSeen && a.lastChanged === b.lastChanged && a.error === b.error &&
     a.errorSince === b.errorSince && (a.outdatedDigest ?? null) === (b.outdatedDigest ?? null) &&
-    (a.sources ?? []).join(',') === (b.sources ?? []).join(',')
+    sameSources(a.sources, b.sources)
   );
+}
+
+/** Whether two source lists are stored the same (joined with commas); equal lists need no join. */
+function sameSources(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a !== undefined && b !== undefined && a.length === b.length) {
+    let i = 0;
+    while (i < a.length && a[i] === b[i]) i++;
+    if (i === a.length) return true;
+  }
+  return (a ?? []).join(',') === (b ?? []).join(',');
 }
 
 function eventFor(item: CheckItem, o: CheckOutcome, prev: ImageState | undefined, at: string, newId: () => string): HeraldEvent | undefined {

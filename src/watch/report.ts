@@ -34,13 +34,13 @@ export interface RunReport {
 
 /** The report line of one check; no outcome means it was skipped, and the stored digest still stands. */
 export function imageReport(image: WatchedImage, outcome: CheckOutcome | undefined, previous: ImageState | undefined): ImageReport {
-  const line = { image: image.ref.name, platform: image.platform };
+  // Literals in the report's key order (the JSON output's order), without a spread of a shared part.
   const report: ImageReport =
     outcome === undefined
-      ? { ...line, status: 'skipped', digest: previous?.digest ?? null, previousDigest: previous?.digest ?? null, error: null }
-      : { ...line, status: outcome.status, digest: outcome.digest, previousDigest: outcome.previousDigest, error: outcome.error };
-  const containers = image.containers ?? [];
-  if (containers.length > 0) {
+      ? { image: image.ref.name, platform: image.platform, status: 'skipped', digest: previous?.digest ?? null, previousDigest: previous?.digest ?? null, error: null }
+      : { image: image.ref.name, platform: image.platform, status: outcome.status, digest: outcome.digest, previousDigest: outcome.previousDigest, error: outcome.error };
+  const { containers } = image;
+  if (containers !== undefined && containers.length > 0) {
     const platformDigest = outcome?.platformDigest ?? previous?.platformDigest ?? null;
     report.containers = containers.length;
     report.outdated = containers.filter((c) => runsBehind(c, report.digest, platformDigest)).length;

@@ -105,7 +105,8 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   if (ctx.client.prepare !== undefined && images.length > 0) await ctx.client.prepare(images.map((i) => i.ref));
   const prepareMs = performance.now() - tPrepare;
 
-  const inRun = (item: CheckItem) => opts.onlyItem === undefined || opts.onlyItem(item.image.ref.name);
+  const { onlyItem } = opts;
+  const inRun = (image: WatchedImage) => onlyItem === undefined || onlyItem(image.ref.name);
   const { workers } = config.watch;
   // Per-registry bounds that grow while a registry answers fast and shows no rate limit (adaptive.ts).
   const ownConcurrency = hasOwnConcurrency(config.registries);
@@ -119,6 +120,8 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   const early = new EarlyHeads(source, budget, ctx.client);
   // Every recorded listing in two queries, read when the first listing comes back (none without watchRepo).
   let known: ReturnType<Store['repositories']['known']> | undefined;
+  // Whether an image's own HEAD may go beside its listing (not when its check will not run).
+  const sendsEarly = (image: WatchedImage) => image.problem === undefined && inRun(image);
   const expansion = await expandImages(images, {
     lister: { listTags: (ref) => timed(bounds, ref.registry, ctx.client.listTags(ref)) },
     known: (repository) => (known ??= ctx.store.repositories.known()).get(repository),
@@ -126,7 +129,7 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     all,
     concurrency,
     limitOf,
-    alongside: (watchers) => early.start(watchers.filter((image) => image.problem === undefined && inRun({ image, owner: image }))),
+    alongside: (watchers) => early.start(watchers.every(sendsEarly) ? watchers : watchers.filter(sendsEarly)),
     ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
     logger: ctx.logger,
   });
@@ -134,13 +137,18 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   // A bad label on one of its containers: the image (and any tag it follows) is an error, unchecked.
   for (const item of items) if (item.owner.problem !== undefined) item.failure ??= item.owner.problem;
   for (const item of items) {
-    if (!inRun(item)) continue;
+    if (!inRun(item.image)) continue;
     if (item.failure === undefined) budget.expect(item.image.ref.registry);
     else early.abandon(item.image); // its listing failed: the HEAD sent beside it is not used
   }
+  // Each item's previous state, looked up once (the sort, the checks and the results read it).
+  const prevs = items.map((item) => previous.get(stateKey(item.image.ref.name, item.image.platform)));
   // Least recently checked first (never checked before all): what a rate limit deferred goes first next time.
-  const lastChecked = (item: CheckItem) => previous.get(stateKey(item.image.ref.name, item.image.platform))?.lastChecked ?? '';
-  const order = items.map((_, i) => i).filter((i) => inRun(items[i]!)).sort((a, b) => compare(lastChecked(items[a]!), lastChecked(items[b]!)));
+  const lastChecked = prevs.map((prev) => prev?.lastChecked ?? '');
+  const order: number[] = [];
+  for (let i = 0; i < items.length; i++) if (inRun(items[i]!.image)) order.push(i);
+  // Usually in order already (every image checked by the last run): then the (stable) sort is skipped.
+  if (!inOrder(order, lastChecked)) order.sort((a, b) => compare(lastChecked[a]!, lastChecked[b]!));
 
   const tChecks = performance.now();
   const ordered = await mapPoolByKey(
@@ -155,7 +163,7 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     async (i) => {
       const item = items[i]!;
       const { image } = item;
-      const prev = previous.get(stateKey(image.ref.name, image.platform));
+      const prev = prevs[i];
       if (item.failure !== undefined) {
         const failed = errorOutcome(item.failure, prev);
         logOutcome(ctx.logger, item, failed);
@@ -163,11 +171,12 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
       }
       const sent = early.take(image);
       if (sent === undefined && !budget.admit(image.ref.registry)) return undefined;
-      const t = performance.now();
-      const outcome = await checkImage(sent ?? source, { ref: image.ref, platform: image.platform, detailsOnFirstCheck: wantsDetails(item, config.watch.firstCheckNotify) }, prev);
+      // A check whose HEAD went beside the listing was timed with the listing: no clock read for it.
+      const t = sent === undefined ? performance.now() : 0;
+      const request = { ref: image.ref, platform: image.platform, detailsOnFirstCheck: wantsDetails(item, config.watch.firstCheckNotify) };
+      const outcome = await checkImage(source, request, prev, sent);
       budget.finished(image.ref.registry);
       if (outcome.status === 'error') bounds.failed(image.ref.registry);
-      // A check whose HEAD went beside the listing was timed with the listing.
       else if (sent === undefined) bounds.answered(image.ref.registry, performance.now() - t);
       if (outcome.rateLimited) {
         // A rate limit is not the image's failure: no error event, no state change; next run tries again.
@@ -190,18 +199,19 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
   const checked: Array<[string, string]> = [];
   const routed: RoutedEvent[] = [];
   const reports: ImageReport[] = [];
-  items.forEach((item, i) => {
-    if (!inRun(item)) return;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
     const { image } = item;
+    if (!inRun(image)) continue;
     const outcome = outcomes[i];
-    const prev = previous.get(stateKey(image.ref.name, image.platform));
+    const prev = prevs[i];
     reports.push(imageReport(image, outcome, prev));
-    if (outcome === undefined) return;
+    if (outcome === undefined) continue;
     const { state, onlyCheckTime, event, firstCheck } = reconcile(item, outcome, prev, detectedAt);
     if (onlyCheckTime) checked.push([state.image, state.platform]);
     else states.push(state);
     if (event !== undefined) routed.push({ event, image, firstCheck });
-  });
+  }
 
   // A partial run drops only states it was asked about. (Left-out items have no outcome, so
   // repositoryWrites already keeps their appeared tags unrecorded.)
@@ -240,7 +250,7 @@ export async function runOnce(ctx: RunContext, opts: RunOptions = {}): Promise<R
     },
     events,
     timings: { stateLoadMs, prepareMs, checksMs, commitMs, totalMs },
-    omittedFailures: items.filter((i) => !inRun(i) && i.failure !== undefined).map((i) => i.failure!),
+    omittedFailures: items.filter((i) => !inRun(i.image) && i.failure !== undefined).map((i) => i.failure!),
     watched: all,
     newestTags: expansion.newestTags,
   };
@@ -261,6 +271,12 @@ async function timed<T>(bounds: AdaptiveBounds, registry: string, work: Promise<
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Whether these indexes are in ascending order of their keys already. */
+function inOrder(indexes: readonly number[], keys: readonly string[]): boolean {
+  for (let k = 1; k < indexes.length; k++) if (keys[indexes[k - 1]!]! > keys[indexes[k]!]!) return false;
+  return true;
 }
 
 /** Fetch created/labels on a first sighting only when its `new` event will be notified. */

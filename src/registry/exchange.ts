@@ -9,7 +9,8 @@
  * Limits are the same as before: a 2xx body larger than `maxBytes` (declared or read) fails the
  * exchange; an error body is kept up to `maxBytes` and the rest is not read.
  */
-import type { Dispatcher } from 'undici';
+import type { Client, Dispatcher } from 'undici';
+import type { Connections } from './connections.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { RegistryError } from '../util/errors.js';
 import type { HttpRequest } from './http.js';
@@ -34,9 +35,13 @@ export interface ExchangeOptions {
   subject: string;
   /** Told of the answer's status and headers (or 'error') as the exchange settles, before its promise does. */
   observer?: ExchangeObserver;
-  /** The observer's own: the request this exchange sends, and when it started (performance.now()). */
+  /** The observer's own: the request this exchange sends, when it started (performance.now()), and the connection it took. */
   request?: HttpRequest;
   started?: number;
+  pool?: Connections;
+  client?: Client;
+  /** Hand the answer over on the next turn of the event loop, after undici's own (for a dispatcher that pools like undici's Agent). */
+  nextTurn?: boolean;
 }
 
 export interface ExchangeObserver {
@@ -121,14 +126,14 @@ class Exchange implements Dispatcher.DispatchHandler {
       }
     }
     if (err !== undefined) this.reject(err);
-    // undici makes a connection free again on the next turn of the event loop, with a setImmediate
-    // it queues right after this handler returns: a request sent before that would open another
-    // connection to the origin. So the answer is handed over after undici's turn: queued from a
-    // microtask (which runs once undici's code has returned), on the next turn.
-    else {
+    else if (this.opts.nextTurn === true) {
+      // undici's Agent makes a connection free again on the next turn of the event loop, with a
+      // setImmediate it queues right after this handler returns: a request sent before that would
+      // open another connection to the origin. So the answer is handed over after undici's turn:
+      // queued from a microtask (which runs once undici's code has returned), on the next turn.
       const resolve = this.resolve;
       queueMicrotask(() => setImmediate(resolve, value!));
-    }
+    } else this.resolve(value!);
   }
 
   fail(err: Error): void {

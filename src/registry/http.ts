@@ -1,6 +1,6 @@
 /**
- * The transport under the registry client: one keep-alive undici Agent per connection profile
- * (TLS settings + timeout), size-limited bodies, redirects without leaking Authorization, retries
+ * The transport under the registry client: keep-alive connections per connection profile (TLS
+ * settings + timeout; connections.ts), size-limited bodies, redirects without leaking Authorization, retries
  * with backoff and Retry-After, request events and debug logs. It knows nothing about auth flows.
  */
 import { oneLine } from '../util/text.js';
@@ -8,13 +8,13 @@ import { parseRetryAfter } from '../util/http.js';
 import { formatDuration } from '../util/duration.js';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import type { Agent, Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { RegistryError, errorMessage } from '../util/errors.js';
 import { maskUrlCredentials, silentLogger, type Logger } from '../util/log.js';
 import { userAgent } from '../util/version.js';
 import { parseRateLimitHeader, type RateLimits } from './ratelimit.js';
 import { exchange, type ExchangeObserver, type ExchangeOptions } from './exchange.js';
-import { undiciAgent } from '../util/undici.js';
+import { Connections } from './connections.js';
 
 export type RequestKind = 'ping' | 'token' | 'head' | 'manifest' | 'blob' | 'tags';
 
@@ -80,9 +80,9 @@ const defaultRetryStatus = (s: number): boolean => s === 429 || s >= 500;
 const ERROR_BODY_LIMIT = 64 * 1024;
 
 export class Transport implements ExchangeObserver {
-  private readonly agents = new Map<string, Agent>();
-  /** The agent of each profile object already seen: one lookup per request without building the key. */
-  private agentOf = new WeakMap<ConnectionProfile, Agent>();
+  private readonly pools = new Map<string, Connections>();
+  /** The connections of each profile object already seen: one lookup per request without building the key. */
+  private poolOf = new WeakMap<ConnectionProfile, Connections>();
   private readonly logger: Logger;
   private readonly retries: number;
   private readonly retryBaseMs: number;
@@ -197,12 +197,22 @@ export class Transport implements ExchangeObserver {
       request: req,
       started: performance.now(),
     };
-    return exchange(this.dispatcherFor(req.profile), opts);
+    if (this.dispatcher !== undefined) {
+      // A dispatcher of its own (tests' MockAgent) may pool like undici's Agent: the answer waits a turn (exchange.ts).
+      opts.nextTurn = true;
+      return exchange(this.dispatcher, opts);
+    }
+    const pool = this.connectionsFor(req.profile);
+    const client = pool.take(origin);
+    opts.pool = pool;
+    opts.client = client;
+    return exchange(client, opts);
   }
 
   /** ExchangeObserver: what every answer (or failure) is recorded as, as it settles. */
   settled(opts: ExchangeOptions, status: number | 'error', headers: Record<string, string> | undefined): void {
     const req = opts.request!;
+    if (opts.pool !== undefined) opts.pool.giveBack(opts.origin, opts.client!);
     let rateLimitRemaining: number | undefined;
     if (headers !== undefined && status !== 'error') {
       rateLimitRemaining = parseRateLimitHeader(headers['ratelimit-remaining'])?.value;
@@ -222,16 +232,15 @@ export class Transport implements ExchangeObserver {
     }
   }
 
-  private dispatcherFor(profile: ConnectionProfile): Dispatcher {
-    if (this.dispatcher) return this.dispatcher;
-    const known = this.agentOf.get(profile);
+  private connectionsFor(profile: ConnectionProfile): Connections {
+    const known = this.poolOf.get(profile);
     if (known !== undefined) return known;
     const key = `${profile.insecure}|${profile.caFile ?? ''}|${profile.timeoutMs}`;
-    let agent = this.agents.get(key);
-    if (!agent) {
+    let pool = this.pools.get(key);
+    if (!pool) {
       // undici is loaded on the first request, not at import: a command that sends nothing (`check` with
       // no images, `config validate`) should not pay ~50-100 ms for it.
-      agent = new (undiciAgent())({
+      pool = new Connections({
         keepAliveTimeout: 30_000,
         keepAliveMaxTimeout: 10 * 60_000,
         connect: {
@@ -240,17 +249,17 @@ export class Transport implements ExchangeObserver {
           ...(profile.caFile !== undefined ? { ca: trustedCas(profile.caFile) } : {}),
         },
       });
-      this.agents.set(key, agent);
+      this.pools.set(key, pool);
     }
-    this.agentOf.set(profile, agent);
-    return agent;
+    this.poolOf.set(profile, pool);
+    return pool;
   }
 
   async close(): Promise<void> {
-    const agents = [...this.agents.values()];
-    this.agents.clear();
-    this.agentOf = new WeakMap();
-    await Promise.all(agents.map((a) => a.close().catch(() => undefined)));
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    this.poolOf = new WeakMap();
+    await Promise.all(pools.map((p) => p.close()));
   }
 }
 

@@ -1,11 +1,11 @@
-import type { Agent } from 'undici';
+import type { Client } from 'undici';
 import { setFlagsFromString } from 'node:v8';
 import { lazy } from './lazy.js';
 
 const full = lazy<typeof import('undici')>('undici');
-const agentModule = lazy<typeof Agent>('undici/lib/dispatcher/agent.js');
+const clientModule = lazy<typeof Client>('undici/lib/dispatcher/client.js');
 
-let agentClass: typeof Agent | undefined;
+let clientClass: typeof Client | undefined;
 let shortLived = false;
 
 /**
@@ -28,14 +28,15 @@ export function markShortLivedProcess(): void {
 const SHORT_LIVED_FLAGS = '--liftoff-only --no-opt';
 
 /**
- * undici's Agent, loaded on first use: the registry transport sends through an agent's dispatch()
- * (src/registry/exchange.ts) and needs nothing else of undici. Its index loads everything it has
- * (fetch, WebSocket, cookies, caches, mocks: ~100 files); loading only the agent module (and what it
- * requires) takes a third of the time, which `herald check` pays at every start. Should a later
+ * undici's Client (one connection), loaded on first use: the registry transport keeps its own
+ * connections (src/registry/connections.ts) and sends through a client's dispatch()
+ * (src/registry/exchange.ts); it needs nothing else of undici. Its index loads everything it has
+ * (fetch, WebSocket, cookies, caches, mocks: ~100 files); loading only the client module (and what it
+ * requires) takes a fraction of the time, which `herald check` pays at every start. Should a later
  * undici move it, the whole package is loaded instead, with the same behaviour.
  */
-export function undiciAgent(): typeof Agent {
-  if (agentClass !== undefined) return agentClass;
+export function undiciClient(): typeof Client {
+  if (clientClass !== undefined) return clientClass;
   // undici parses HTTP with llhttp compiled to WebAssembly: on V8's baseline compiler only (Liftoff),
   // no TurboFan tier-up of it on another core mid-run, and ~30 MB less peak RSS (src/daemon/runtime.ts).
   // Set here, when the first request needs undici, because a V8 flag changed at run time makes Node
@@ -43,11 +44,11 @@ export function undiciAgent(): typeof Agent {
   // A short-lived process set them already (markShortLivedProcess).
   if (!shortLived) setFlagsFromString('--liftoff-only');
   try {
-    const loaded = agentModule();
+    const loaded = clientModule();
     if (typeof loaded !== 'function') throw new Error('unexpected undici layout');
-    agentClass = loaded;
+    clientClass = loaded;
   } catch {
-    agentClass = full().Agent;
+    clientClass = full().Client;
   }
-  return agentClass;
+  return clientClass;
 }

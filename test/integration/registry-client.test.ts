@@ -448,6 +448,13 @@ describe('RegistryClient connections', () => {
       await c.getBlob(image, pushed.configDigest);
       for (let i = 0; i < 5; i++) await c.headManifest(image);
       expect(connections).toBe(1);
+      // Eight at once open at most eight connections, and later rounds of eight reuse them.
+      for (let round = 0; round < 5; round++) {
+        const heads = await Promise.all(Array.from({ length: 8 }, () => c.headManifest(image)));
+        expect(heads.every((h) => h.digest === pushed.digest)).toBe(true);
+      }
+      expect(connections).toBeGreaterThan(1);
+      expect(connections).toBeLessThanOrEqual(8);
     } finally {
       await c.close();
       forwarder.close();

@@ -88,6 +88,7 @@ export class RegistryClient {
   private readonly session: AuthSession;
   private readonly limits: RateLimits;
   private readonly endpoints = new Map<string, RepositoryEndpoint>();
+  private readonly endpointOf = new WeakMap<ImageReference, RepositoryEndpoint>();
   private readonly logger: Logger;
   private readonly defaultTimeoutMs: number;
   private readonly maxManifestBytes: number;
@@ -250,6 +251,15 @@ export class RegistryClient {
    * registries entries are fixed): every request needs it, and matching entries is not free.
    */
   private endpoint(ref: ImageReference): RepositoryEndpoint {
+    // References are shared, read-only objects (parseReference keeps them): most requests find theirs by identity.
+    const known = this.endpointOf.get(ref);
+    if (known !== undefined) return known;
+    const endpoint = this.endpointByName(ref);
+    this.endpointOf.set(ref, endpoint);
+    return endpoint;
+  }
+
+  private endpointByName(ref: ImageReference): RepositoryEndpoint {
     const key = `${ref.registry}/${ref.repository}`;
     let endpoint = this.endpoints.get(key);
     if (endpoint === undefined) {

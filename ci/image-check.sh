@@ -167,6 +167,20 @@ echo "$own_mb" >"$CACHE/image-own-mb"
 [ -n "$(podman image inspect "$IMAGE" --format '{{.Config.Healthcheck}}')" ] || fail "the image has no HEALTHCHECK"
 [ "$(podman image inspect "$IMAGE" --format '{{.Config.User}}')" = node ] || fail "the image does not run as the node user"
 echo "$size_mb" >"$CACHE/image-size-mb"
+# Config problems in the image (no yaml, js-yaml or zod in its node_modules: they are bundled) are one
+# line with file:line, exit 2: serve without a schedule, and an unknown key.
+badcfg=$(mktemp -d)
+printf '%s\n' 'db: { path: /tmp/herald.db }' 'images:' '  - name: alpine:3.20' >"$badcfg/herald.yml"
+set +e
+out=$(podman run --rm --network host -v "$badcfg:/config:ro" "$IMAGE" serve -c /config/herald.yml 2>&1); code=$?
+set -e
+[ "$code" = 2 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q 'herald.yml:[0-9].*watch.schedule' <<<"$out" || fail "serve without a schedule in the image: exit $code, '$out'"
+printf '%s\n' 'db: { path: /tmp/herald.db }' 'images:' '  - name: alpine:3.20' '    colour: blue' >"$badcfg/herald.yml"
+set +e
+out=$(podman run --rm --network host -v "$badcfg:/config:ro" "$IMAGE" config validate -c /config/herald.yml 2>&1); code=$?
+set -e
+[ "$code" = 2 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q 'herald.yml:4' <<<"$out" || fail "an unknown key in the image: exit $code, '$out'"
+rm -rf "$badcfg"
 # Old builds' leftovers go after a week; the layers this build reused stay cached until then.
 podman image prune -f --filter until=168h >/dev/null 2>&1 || true
 }

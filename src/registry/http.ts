@@ -66,7 +66,7 @@ export interface TransportOptions {
   retryBaseMs?: number;
   maxRetryAfterMs?: number;
   onRequest?: (e: RequestEvent) => void;
-  /** Use this dispatcher for every request instead of building agents (tests with MockAgent). */
+  /** Use this dispatcher for every request instead of herald's own connections (tests with MockAgent). */
   dispatcher?: Dispatcher;
   sleep?: (ms: number) => Promise<void>;
   /** Every response's RateLimit-* headers and 429s are recorded here. */

@@ -170,14 +170,16 @@ echo "$size_mb" >"$CACHE/image-size-mb"
 # Config problems in the image (no yaml, js-yaml or zod in its node_modules: they are bundled) are one
 # line with file:line, exit 2: serve without a schedule, and an unknown key.
 badcfg=$(mktemp -d)
+chmod 755 "$badcfg" # the container runs as the node user
 printf '%s\n' 'db: { path: /tmp/herald.db }' 'images:' '  - name: alpine:3.20' >"$badcfg/herald.yml"
+chmod 644 "$badcfg/herald.yml"
 set +e
-out=$(podman run --rm --network host -v "$badcfg:/config:ro" "$IMAGE" serve -c /config/herald.yml 2>&1); code=$?
+out=$(podman run --rm --no-healthcheck --network host -v "$badcfg:/config:ro" "$IMAGE" serve -c /config/herald.yml 2>&1); code=$?
 set -e
 [ "$code" = 2 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q 'herald.yml:[0-9].*watch.schedule' <<<"$out" || fail "serve without a schedule in the image: exit $code, '$out'"
 printf '%s\n' 'db: { path: /tmp/herald.db }' 'images:' '  - name: alpine:3.20' '    colour: blue' >"$badcfg/herald.yml"
 set +e
-out=$(podman run --rm --network host -v "$badcfg:/config:ro" "$IMAGE" config validate -c /config/herald.yml 2>&1); code=$?
+out=$(podman run --rm --no-healthcheck --network host -v "$badcfg:/config:ro" "$IMAGE" config validate -c /config/herald.yml 2>&1); code=$?
 set -e
 [ "$code" = 2 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q 'herald.yml:4' <<<"$out" || fail "an unknown key in the image: exit $code, '$out'"
 rm -rf "$badcfg"

@@ -40,11 +40,6 @@ export class Connections {
     else list.push(client);
   }
 
-  /** Connections open now or earlier (for tests and the debug line). */
-  get size(): number {
-    return this.all.length;
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     this.idle.clear();

@@ -40,8 +40,6 @@ export interface ExchangeOptions {
   started?: number;
   pool?: Connections;
   client?: Client;
-  /** Hand the answer over on the next turn of the event loop, after undici's own (for a dispatcher that pools like undici's Agent). */
-  nextTurn?: boolean;
 }
 
 export interface ExchangeObserver {
@@ -126,14 +124,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       }
     }
     if (err !== undefined) this.reject(err);
-    else if (this.opts.nextTurn === true) {
-      // undici's Agent makes a connection free again on the next turn of the event loop, with a
-      // setImmediate it queues right after this handler returns: a request sent before that would
-      // open another connection to the origin. So the answer is handed over after undici's turn:
-      // queued from a microtask (which runs once undici's code has returned), on the next turn.
-      const resolve = this.resolve;
-      queueMicrotask(() => setImmediate(resolve, value!));
-    } else this.resolve(value!);
+    else this.resolve(value!);
   }
 
   fail(err: Error): void {

@@ -197,11 +197,7 @@ export class Transport implements ExchangeObserver {
       request: req,
       started: performance.now(),
     };
-    if (this.dispatcher !== undefined) {
-      // A dispatcher of its own (tests' MockAgent) may pool like undici's Agent: the answer waits a turn (exchange.ts).
-      opts.nextTurn = true;
-      return exchange(this.dispatcher, opts);
-    }
+    if (this.dispatcher !== undefined) return exchange(this.dispatcher, opts);
     const pool = this.connectionsFor(req.profile);
     const client = pool.take(origin);
     opts.pool = pool;

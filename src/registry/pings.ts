@@ -31,12 +31,7 @@ export interface ChallengeCache {
   delete(endpoint: string): void;
 }
 
-/** Pings are per origin and CA file (one TLS setup talks to one registry). */
-export function pingKey(endpoint: RepositoryEndpoint): string {
-  return endpoint.pingKey;
-}
-
-/** The ping key of an endpoint, built once when the endpoint is (RepositoryEndpoint.pingKey). */
+/** Pings are per origin and CA file (one TLS setup talks to one registry): an endpoint's key, built once when the endpoint is (RepositoryEndpoint.pingKey). */
 export function pingKeyOf(origin: string, caFile: string | undefined): string {
   return `${origin}|${caFile ?? ''}`;
 }
@@ -55,12 +50,12 @@ export class Pings {
 
   /** The registry's challenge when ping() already has it (no promise to wait for); undefined otherwise. */
   cached(endpoint: RepositoryEndpoint): PingResult | undefined {
-    return this.settled.get(pingKey(endpoint));
+    return this.settled.get(endpoint.pingKey);
   }
 
   /** The registry's challenge: asked once, or remembered by an earlier process and still fresh. */
   ping(endpoint: RepositoryEndpoint): Promise<PingResult> {
-    const key = pingKey(endpoint);
+    const key = endpoint.pingKey;
     let pending = this.pings.get(key);
     if (!pending) {
       const known = this.remembered?.get(key);
@@ -89,7 +84,7 @@ export class Pings {
 
   /** A challenge a 401 brought (the registry asks for auth it did not announce, or changed scheme). */
   learned(endpoint: RepositoryEndpoint, challenge: Challenge): void {
-    const key = pingKey(endpoint);
+    const key = endpoint.pingKey;
     const result: PingResult = { challenge };
     this.pings.set(key, Promise.resolve(result));
     this.settled.set(key, result);
@@ -101,7 +96,7 @@ export class Pings {
    * together drop it once and share the new ping.
    */
   async forget(endpoint: RepositoryEndpoint, stale: PingResult): Promise<PingResult> {
-    const key = pingKey(endpoint);
+    const key = endpoint.pingKey;
     const current = await this.pings.get(key)?.catch(() => undefined);
     if (current === stale) {
       this.pings.delete(key);

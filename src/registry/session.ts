@@ -12,7 +12,7 @@ import { oneLine } from '../util/text.js';
 import { HeaderSets, withAuthorization } from './headers.js';
 import { type ConnectionProfile, type HttpRequest, type HttpResponse, type Transport } from './http.js';
 import { grantedPullScopes, scopeBatches } from './scopes.js';
-import { pingKey, Pings, type ChallengeCache, type PingResult } from './pings.js';
+import { Pings, type ChallengeCache, type PingResult } from './pings.js';
 import { statusError } from './status.js';
 
 export { CHALLENGE_FRESH_MS, type ChallengeCache } from './pings.js';
@@ -33,7 +33,7 @@ export interface RepositoryEndpoint {
   profile: ConnectionProfile;
   /** '/v2/<repository>/': the start of every request path. */
   apiPath: string;
-  /** pingKey() of this endpoint, built once (pings.ts pingKeyOf). */
+  /** Where its registry's ping is kept, built once (pings.ts pingKeyOf). */
   pingKey: string;
   /** Its pull scope, built once ('repository:<path>:pull'). */
   scope: string;
@@ -85,17 +85,18 @@ export class AuthSession {
   authorized(endpoint: RepositoryEndpoint, req: SessionRequest): Promise<HttpResponse> {
     const ping = this.pings.cached(endpoint);
     if (ping === undefined) return this.pingThenAuthorized(endpoint, req);
-    return this.authorizedWith(endpoint, req, ping, endpoint.scope, false);
+    return this.authorizedWith(endpoint, req, ping, false);
   }
 
   private async pingThenAuthorized(endpoint: RepositoryEndpoint, req: SessionRequest): Promise<HttpResponse> {
-    return this.authorizedWith(endpoint, req, await this.pings.ping(endpoint), endpoint.scope, false);
+    return this.authorizedWith(endpoint, req, await this.pings.ping(endpoint), false);
   }
 
   /** `again`: the second try after a remembered challenge failed (its failure is not caught again). */
-  private async authorizedWith(endpoint: RepositoryEndpoint, req: SessionRequest, ping: PingResult, scope: string, again: boolean): Promise<HttpResponse> {
+  private async authorizedWith(endpoint: RepositoryEndpoint, req: SessionRequest, ping: PingResult, again: boolean): Promise<HttpResponse> {
+    const { scope } = endpoint;
     try {
-      let auth = this.cachedAuthorization(endpoint, ping.challenge, scope);
+      let auth = this.cachedAuthorization(endpoint, ping.challenge);
       if (auth === undefined) {
         auth = ping.remembered === true
           ? await this.asAuthFailure(ping, () => this.authorize(endpoint, ping.challenge, [scope], false, req.subject))
@@ -105,21 +106,20 @@ export class AuthSession {
       if (res.status !== 401 && !(res.status === 403 && ping.remembered === true)) return res;
       if (res.status === 403) throw new AuthFailure(unauthorized(req.subject, endpoint, auth.credentials, 403));
       const first = auth;
-      return await this.asAuthFailure(ping, () => this.afterUnauthorized(endpoint, req, ping, first, scope, res));
+      return await this.asAuthFailure(ping, () => this.afterUnauthorized(endpoint, req, ping, first, res));
     } catch (err) {
       // Auth with a challenge remembered from an earlier process failed (a moved realm, other auth):
       // ask the registry, and try once more with what it says now.
       if (again || ping.remembered !== true || !(err instanceof AuthFailure)) throw err;
-      return this.authorizedWith(endpoint, req, await this.pings.forget(endpoint, ping), scope, true);
+      return this.authorizedWith(endpoint, req, await this.pings.forget(endpoint, ping), true);
     }
   }
 
   /** authorize() without waiting, when it would answer at once: no challenge, or a cached bearer token. */
-  private cachedAuthorization(endpoint: RepositoryEndpoint, challenge: Challenge | undefined, scope: string): Authorization | undefined {
+  private cachedAuthorization(endpoint: RepositoryEndpoint, challenge: Challenge | undefined): Authorization | undefined {
     if (!challenge) return { fresh: false };
     if (challenge.scheme === 'basic') return undefined;
-    const key = scope === endpoint.scope ? this.scopeTokenKey(endpoint, challenge) : this.tokenKey(endpoint, challenge, scope);
-    const header = this.tokens.authorization(key);
+    const header = this.tokens.authorization(this.scopeTokenKey(endpoint, challenge));
     return header !== undefined ? { header, fresh: false } : undefined;
   }
 
@@ -139,9 +139,9 @@ export class AuthSession {
     req: SessionRequest,
     ping: PingResult,
     first: Authorization,
-    scope: string,
     res: HttpResponse,
   ): Promise<HttpResponse> {
+    const { scope } = endpoint;
     let auth = first;
 
     const challenge = chooseChallenge(parseWwwAuthenticate(res.headers['www-authenticate']));
@@ -188,7 +188,7 @@ export class AuthSession {
     const stale = new Map<RepositoryEndpoint[], PingResult>();
     const byOrigin = new Map<string, RepositoryEndpoint[]>();
     for (const t of endpoints) {
-      const key = pingKey(t);
+      const key = t.pingKey;
       const list = byOrigin.get(key);
       if (list) list.push(t);
       else byOrigin.set(key, [t]);
